@@ -1,0 +1,5 @@
+"""`python -m desk` runs the same entry point as the `desk` console script."""
+
+from desk.cli import main
+
+raise SystemExit(main())

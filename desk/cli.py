@@ -1,0 +1,98 @@
+"""The `desk` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from desk import __version__
+
+
+def _venue(args: argparse.Namespace) -> int:
+    from desk.settings import SettingsError, load_settings
+    from desk.venue.runtime import VenueRuntime
+    from desk.venue.server import RemoteBindError, VenueServer
+
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as err:
+        print(f"desk venue: {err}", file=sys.stderr)
+        return 2
+    overrides = {}
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.heartbeat_s is not None:
+        overrides["heartbeat_s"] = args.heartbeat_s
+    if args.no_sim:
+        overrides["sim_enabled"] = False
+    try:
+        config = settings.venue.model_validate({**settings.venue.model_dump(), **overrides})
+        server = VenueServer(VenueRuntime(config), host=args.host, port=args.port,
+                             allow_remote=args.allow_remote)
+    except (RemoteBindError, ValueError) as err:
+        print(f"desk venue: {err}", file=sys.stderr)
+        return 2
+
+    def ready(url: str) -> None:
+        print(f"venue listening on {url}", flush=True)
+
+    try:
+        asyncio.run(server.serve(ready))
+    except OSError as err:
+        print(f"desk venue: cannot listen on {args.host}:{args.port}: {err.strerror or err}",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="desk", description="A terminal trading desk for market makers on OCX-style "
+                                 "perpetual-futures venues.")
+    parser.add_argument("--version", action="version", version=f"desk {__version__}")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="settings file (default: desk.toml in the user config dir)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    venue = sub.add_parser("venue", help="run the embedded OCX-compatible venue on loopback")
+    venue.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    venue.add_argument("--port", type=_port, default=8731,
+                       help="port to bind; 0 picks a free one (default 8731)")
+    venue.add_argument("--seed", type=int, default=None, help="seed of the market simulation")
+    venue.add_argument("--heartbeat-s", type=_positive_float, default=None,
+                       help="seconds between heartbeats on idle streams (default 15)")
+    venue.add_argument("--no-sim", action="store_true",
+                       help="no synthetic market: only the orders clients send")
+    venue.add_argument("--allow-remote", action="store_true",
+                       help="allow binding an address other than loopback")
+    venue.set_defaults(func=_venue)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,67 @@
+"""desk's settings: a TOML file in the platform config dir, DESK_* env overrides, --config.
+
+Precedence (highest first): command-line flags, DESK_* environment variables
+(nested with `__`, e.g. DESK_VENUE__RATE_LIMIT_PER_MINUTE=600), the TOML file
+(`--config PATH`, else `desk.toml` in the user config dir), defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from desk.venue.config import VenueConfig
+
+APP_NAME = "desk"
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "desk.toml"
+
+
+class SettingsError(ValueError):
+    """Settings that do not validate; the message names every bad field."""
+
+
+class DeskSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DESK_", env_nested_delimiter="__",
+                                      extra="forbid")
+
+    venue: VenueConfig = Field(default_factory=VenueConfig)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = cls.model_config.get("toml_file")
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, path))
+
+
+def load_settings(path: Path | None = None) -> DeskSettings:
+    """Load settings; a missing default file is fine, a missing --config file is not."""
+    if path is not None and not path.is_file():
+        raise SettingsError(f"--config: no such file {str(path)!r}")
+    path = path or default_config_path()
+
+    class _Settings(DeskSettings):
+        model_config = SettingsConfigDict(toml_file=path if path.is_file() else None)
+
+    try:
+        return _Settings()
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                             for e in err.errors())
+        raise SettingsError(f"invalid settings in {path}: {problems}") from None
+    except (OSError, ValueError) as err:
+        raise SettingsError(f"cannot read settings {path}: {err}") from None

@@ -1,0 +1,1 @@
+"""Persistence adapters: the journal, strategy configs and secrets."""

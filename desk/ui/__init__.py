@@ -1,0 +1,1 @@
+"""The Textual desk. Reaches trading only through the engine's control surface."""
