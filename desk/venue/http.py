@@ -197,11 +197,24 @@ def _errors(app: FastAPI) -> None:
             return error_response(VenueError("NOT_FOUND", f"no route {request.url.path}"))
         body = {"error": "HttpError", "code": "BAD_REQUEST", "message": str(exc.detail),
                 "details": {}}
-        return JSON(body, status_code=exc.status_code, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return JSON(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JSON:
         return error_response(VenueError("INTERNAL", "internal error"))
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method any route serves at this path (Starlette lists only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 def _public_routes(app: FastAPI) -> None:

@@ -73,11 +73,19 @@ class ClosePositionIn(_Request):
     quantity: DecimalStr | None = None
 
 
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IpOrNetwork = Annotated[str, Field(max_length=64), WithJsonSchema({
+    "type": "string",
+    "description": "an IPv4 or IPv6 address, or an IPv4 CIDR block",
+    "anyOf": [{"format": "ipv4"}, {"format": "ipv6"},
+              {"pattern": rf"^({_OCTET}\.){{3}}{_OCTET}/(3[0-2]|[12]?[0-9])$"}],
+})]
+
+
 class ApiKeyIn(_Request):
     name: str = Field(min_length=1, max_length=64)
     scope: Literal["read", "trade"]
-    allowedIps: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list,
-                                                                   max_length=32)
+    allowedIps: list[IpOrNetwork] = Field(default_factory=list, max_length=32)
     expiresInDays: int | None = Field(default=None, ge=1, le=3650)
 
 

@@ -1,0 +1,78 @@
+"""Shared test helpers: a manual clock and a client for a venue on loopback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+class ManualClock:
+    """An injected clock in unix milliseconds that moves only when told to."""
+
+    def __init__(self, start_ms: int = T0):
+        self.ms = start_ms
+
+    def __call__(self) -> int:
+        return self.ms
+
+    def advance(self, ms: int) -> int:
+        self.ms += ms
+        return self.ms
+
+
+@dataclass
+class Trader:
+    """An account on a running venue: its session token and a trade and a read key."""
+
+    client: httpx.Client
+    account: str
+    session: str
+    trade_secret: str
+    read_secret: str
+    trade_key_id: str
+    read_key_id: str
+
+    @property
+    def trade(self) -> dict[str, str]:
+        return {"x-api-key": self.trade_secret}
+
+    @property
+    def read(self) -> dict[str, str]:
+        return {"x-api-key": self.read_secret}
+
+    @property
+    def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.session}"}
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
+        kw.setdefault("headers", self.trade)
+        return self.client.post(path, json=body, **kw)
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        kw.setdefault("headers", self.read)
+        return self.client.get(path, **kw)
+
+
+def new_session(client: httpx.Client, account: str) -> str:
+    r = client.post("/auth/dev-session", json={"account": account})
+    r.raise_for_status()
+    return r.json()["token"]
+
+
+def new_key(client: httpx.Client, session: str, scope: str, **extra: Any) -> dict[str, Any]:
+    r = client.post("/perps/me/api-keys", headers={"Authorization": f"Bearer {session}"},
+                    json={"name": f"{scope}-key", "scope": scope, **extra})
+    r.raise_for_status()
+    return r.json()
+
+
+def new_trader(client: httpx.Client, account: str) -> Trader:
+    session = new_session(client, account)
+    trade = new_key(client, session, "trade")
+    read = new_key(client, session, "read")
+    return Trader(client, account, session, trade["secret"], read["secret"], trade["id"],
+                  read["id"])
