@@ -21,7 +21,7 @@ class MarketSim(_Strict):
     volatility_bps: float = Field(1.0, ge=0, description="random-walk sigma, bps per sqrt(second)")
     jumps_per_hour: float = Field(2.0, ge=0)
     jump_bps: float = Field(25.0, ge=0, description="sigma of a jump, bps")
-    taker_a: float = Field(1.5, ge=0, description="A: taker arrivals per second per side at delta 0")
+    taker_a: float = Field(1.5, ge=0, description="A: taker arrivals/s per side at delta 0")
     taker_k: float = Field(0.15, ge=0, description="k: decay of arrivals per bps of delta")
     informed_share: float = Field(0.2, ge=0, le=1)
     taker_size_median: Decimal = Field(gt=0)

@@ -12,6 +12,7 @@ exactly one. Idle connections get a `:heartbeat` comment every `heartbeat_s`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
@@ -42,10 +43,8 @@ class Connection:
 
     async def wait(self, timeout: float) -> None:
         """Sleep until woken or `timeout` seconds pass."""
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wake.wait(), timeout)
-        except TimeoutError:
-            pass
         self.wake.clear()
 
     def next_id(self, current: int) -> int:
