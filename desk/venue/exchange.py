@@ -248,8 +248,31 @@ class Exchange:
                              f"flip the position {fmt(pos)}",
                              {"position": fmt(pos), "quantity": fmt(steps * m.step)})
 
-    def _check_post_only(self, m: MarketState, order: Order) -> None:
-        if order.post_only and m.book.opposite(order.is_buy).crosses(order.price_ticks):
+    @staticmethod
+    def _live_coids(acct: Account, market_id: str, replacing: bool) -> set[str]:
+        """clientOrderIds taken by live orders, less those a cancelAll replace will free."""
+        live = set(acct.client_ids)
+        if replacing:
+            live -= {o.client_order_id for o in acct.open_orders.values()
+                     if o.market_id == market_id and o.client_order_id is not None}
+        return live
+
+    def _crosses(self, m: MarketState, order: Order, ignore_account: str | None = None) -> bool:
+        """Would `order` trade on arrival (against anyone but `ignore_account`)?"""
+        side = m.book.opposite(order.is_buy)
+        limit = self._limit_ticks(m, order)
+        if ignore_account is None:
+            return side.crosses(limit)
+        for price in side.prices_best_first():
+            if (price > limit) if order.is_buy else (price < limit):
+                return False
+            if any(o.account_id != ignore_account for o in side.levels[price].values()):
+                return True
+        return False
+
+    def _check_post_only(self, m: MarketState, order: Order,
+                         ignore_account: str | None = None) -> None:
+        if order.post_only and self._crosses(m, order, ignore_account):
             raise VenueError("POST_ONLY_WOULD_CROSS",
                              f"post-only {order.side} at {fmt(order.price_ticks * m.tick)} "
                              f"would take liquidity", {"price": fmt(order.price_ticks * m.tick)})
@@ -342,7 +365,6 @@ class Exchange:
         order.updated_at = now
         order.status = (OrderStatus.FILLED if order.remaining == 0
                         else OrderStatus.PARTIALLY_FILLED)
-        m.record_trade(price, quantity, now)
         fill = Fill(self.new_id(), order.order_id, order.client_order_id, order.quote_id,
                     m.market_id, acct.account_id, order.side, price, quantity, liquidity, fee, now)
         self.counters["fills"] += 1
@@ -399,7 +421,9 @@ class Exchange:
                     continue
                 steps = min(steps, cap)
             self._fill(m, maker_acct, maker, steps, best, Liquidity.MAKER, resting=True)
-            fills.append(self._fill(m, acct, order, steps, best, Liquidity.TAKER, resting=False))
+            fill = self._fill(m, acct, order, steps, best, Liquidity.TAKER, resting=False)
+            m.record_trade(fill.price, fill.quantity, fill.created_at)  # once per trade
+            fills.append(fill)
         if fills:
             self._touch(m)
         return fills
@@ -452,10 +476,7 @@ class Exchange:
         acct = self.account(account_id)
         m = self.market(market_id)
         self._check_tradable(m)
-        live_coids = set(acct.client_ids)
-        if cancel_all:
-            live_coids -= {o.client_order_id for o in acct.open_orders.values()
-                           if o.market_id == market_id and o.client_order_id is not None}
+        live_coids = self._live_coids(acct, market_id, cancel_all)
         candidates: list[Order] = []
         rejected: list[tuple[str | None, VenueError]] = []
         for req in levels:
@@ -544,16 +565,19 @@ class Exchange:
         reason: VenueError | None = None
         add_buy = add_sell = 0
         tier = self.fee_tier(acct)
-        live = set(acct.client_ids)
+        live = self._live_coids(acct, market_id, cancel_all)
+        ignore = acct.account_id if cancel_all else None  # a replace cancels our own first
         for req in levels:
             try:
                 self._check_tradable(m)
                 order = self._new_order(acct, m, req, None, live)
-                self._check_post_only(m, order)
+                self._check_post_only(m, order, ignore)
             except VenueError as err:
                 reason = reason or err
                 continue
-            crosses = m.book.opposite(order.is_buy).crosses(self._limit_ticks(m, order))
+            if order.client_order_id is not None:
+                live.add(order.client_order_id)
+            crosses = self._crosses(m, order, ignore)
             price = m.mark if order.type is OrderType.MARKET else order.price_ticks * m.tick
             value = price * order.qty * m.step
             bps = tier.taker_fee_bps if crosses else tier.maker_fee_bps

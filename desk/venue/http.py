@@ -334,7 +334,10 @@ SSE_DOC = {200: {"content": {"text/event-stream": {}}, "description": "an SSE st
 
 
 def _sse(content) -> EventSourceResponse:
-    return EventSourceResponse(content, ping=0, headers={"Cache-Control": "no-store"})
+    # heartbeats are the generators' own (`:heartbeat`, pausable by a fault); on shutdown
+    # the generators end themselves, so sse-starlette waits for them to finish cleanly
+    return EventSourceResponse(content, ping=0, headers={"Cache-Control": "no-store"},
+                               shutdown_grace_period=2.0)
 
 
 def _stream_routes(app: FastAPI) -> None:

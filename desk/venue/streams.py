@@ -132,12 +132,15 @@ class _Pacer:
         self.last_sent = runtime.monotonic()
 
     async def wait(self) -> None:
-        hb = self.runtime.config.heartbeat_s
+        """Wait out the interval (a drop or shutdown cuts it short)."""
+        clock = self.runtime.monotonic
         if self.interval > 0:
-            await asyncio.sleep(self.interval)
+            deadline = clock() + self.interval
+            while not self.over and (remaining := deadline - clock()) > 0:
+                await self.conn.wait(remaining)
         else:
-            idle = self.runtime.monotonic() - self.last_sent
-            await self.conn.wait(max(hb - idle, 0.001))
+            idle = clock() - self.last_sent
+            await self.conn.wait(max(self.runtime.config.heartbeat_s - idle, 0.001))
 
     def sent(self) -> None:
         self.last_sent = self.runtime.monotonic()

@@ -259,3 +259,64 @@ def test_bulk_fill_carries_quote_id(exchange):
     exchange.place_order("taker", BTC, OrderRequest(Side.BUY, D("0.2"), type=OrderType.MARKET))
     maker_fill = next(f for f in fills if f.account_id == "mm")
     assert (maker_fill.quote_id, maker_fill.client_order_id) == ("Q9", "a1")
+
+
+def test_post_only_replacement_may_sit_where_the_old_ask_was(exchange):
+    old = exchange.bulk_quote("mm", BTC, "q1", True, [
+        lvl(Side.BUY, "1", "63990", "b1", post_only=True),
+        lvl(Side.SELL, "1", "64010", "a1", post_only=True)])
+    # the new post-only bid at 64010 would cross the old ask, which the replace removes first
+    new = exchange.bulk_quote("mm", BTC, "q2", True, [
+        lvl(Side.BUY, "1", "64010", "b1", post_only=True),
+        lvl(Side.SELL, "1", "64020", "a1", post_only=True)])
+    assert new.rejected == []
+    assert sorted(new.cancelled) == sorted(o.order_id for o in old.accepted)
+    assert depth(exchange) == ([(D("64010"), D("1"))], [(D("64020"), D("1"))])
+
+
+def test_cancel_all_cancels_partially_filled_quotes(exchange):
+    old = ladder(exchange)
+    exchange.place_order("taker", BTC, OrderRequest(Side.BUY, D("0.4"), type=OrderType.MARKET))
+    assert old.accepted[1].status is OrderStatus.PARTIALLY_FILLED
+    new = ladder(exchange, quote_id="q2")
+    assert old.accepted[1].order_id in new.cancelled
+    assert old.accepted[1].status is OrderStatus.CANCELLED and old.accepted[1].filled == 400
+    assert exchange.accounts["mm"].open_sell[BTC] == 1000
+
+
+# --- preview of a bulk quote ----------------------------------------------------------------
+
+
+def test_preview_of_a_bulk_quote(exchange):
+    before = snapshot(exchange)
+    out = exchange.preview("mm", BTC, [lvl(Side.BUY, "1", "63990"), lvl(Side.SELL, "1", "64010")])
+    # notional 63990 + 64010 = 128000; maker 2 bps -> 25.6; IM 0.05 * 64000 * 1 = 3200
+    assert out == {"notional": D("128000"), "marginRequired": D("3200"), "estFee": D("25.6"),
+                   "feeBps": D("2"), "feeRole": "maker", "approved": True}
+    assert snapshot(exchange) == before
+
+
+def test_preview_of_a_replacement_reusing_client_ids_matches_the_bulk_call(exchange):
+    ladder(exchange)  # b1 / a1 live
+    before = snapshot(exchange)
+    levels = [lvl(Side.BUY, "1", "63980", "b1"), lvl(Side.SELL, "1", "64020", "a1")]
+    out = exchange.preview("mm", BTC, levels, cancel_all=True)
+    assert snapshot(exchange) == before
+    # the real call accepts both levels (see test_client_order_ids_of_replaced_orders_may_be_
+    # reused); a replacement of the same size needs no new margin: 3200 - 3200 = 0
+    assert out.get("reason") is None
+    assert out["approved"] is True
+    assert out["notional"] == D("128000") and out["marginRequired"] == 0
+    res = ladder(exchange, quote_id="q2", bid="63980", ask="64020")
+    assert res.rejected == []
+
+
+def test_preview_of_a_replacement_ignores_the_quotes_it_replaces(exchange):
+    ladder(exchange)  # own ask at 64010
+    # a post-only bid at 64010 crosses only the account's own ask, which cancelAll removes
+    levels = [lvl(Side.BUY, "1", "64010", post_only=True)]
+    out = exchange.preview("mm", BTC, levels, cancel_all=True)
+    assert out.get("reason") is None
+    assert out["approved"] is True and out["feeRole"] == "maker"
+    res = exchange.bulk_quote("mm", BTC, "q2", True, levels)
+    assert res.rejected == [] and len(res.accepted) == 1

@@ -301,3 +301,43 @@ def test_liquidation_price_none_when_flat_or_unreachable():
     # long 1 with 100000: (0 - 100000 + 64000) / 0.975 < 0 -> no liquidation price
     acct.positions[BTC] = Position(BTC, qty=1000, entry=D("64000"))
     assert acct.liquidation_price(BTC, {BTC: btc_risk()}) is None
+
+
+# --- mark and funding ---------------------------------------------------------------------
+
+
+def test_mark_is_the_median_of_bid_ask_and_index(exchange):
+    m = exchange.markets[BTC]
+    exchange.place_order("mm", BTC, limit(Side.BUY, "0.1", "63990"))
+    exchange.refresh_marks()
+    assert m.mark == D("64000")  # one-sided book: the index
+    exchange.place_order("mm", BTC, limit(Side.SELL, "0.1", "64010"))
+    exchange.refresh_marks()
+    assert m.mark == D("64000")  # median(63990, 64010, 64000)
+    exchange.set_index(BTC, D("65000"))
+    assert m.mark == D("64010")  # median(63990, 64010, 65000)
+    exchange.set_index(BTC, D("63000"))
+    assert m.mark == D("63990")
+    assert m.risk.mark == m.mark  # what the margin formulas use
+    # an index between ticks is rounded half-even to the tick: 64000.05 -> 64000.0
+    exchange.cancel_all("mm")
+    exchange.set_index(BTC, D("64000.05"))
+    assert m.mark == D("64000.0")
+    exchange.set_index(BTC, D("64000.15"))
+    assert m.mark == D("64000.2")
+
+
+def test_funding_rate_is_the_capped_premium(exchange):
+    m = exchange.markets[BTC]
+    exchange.place_order("mm", BTC, limit(Side.BUY, "0.1", "63990"))
+    exchange.place_order("mm", BTC, limit(Side.SELL, "0.1", "64010"))
+    exchange.set_index(BTC, D("64000"))
+    assert m.funding_rate() == 0
+    exchange.set_index(BTC, D("63900"))
+    # mark 63990: (63990 - 63900) / 63900 = 0.00140845... -> 0.00140845
+    assert m.funding_rate() == D("0.00140845")
+    exchange.set_index(BTC, D("61000"))
+    # mark 63990: premium 4.9% -> capped at 0.75%
+    assert m.funding_rate() == D("0.0075")
+    exchange.set_index(BTC, D("67000"))
+    assert m.funding_rate() == D("-0.0075")

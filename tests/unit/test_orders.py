@@ -691,3 +691,102 @@ def test_counters(exchange):
     exchange.cancel_all("mm")
     assert exchange.counters == {"orders": 2, "fills": 2, "cancels": 1, "rejects": 1,
                                  "liquidations": 0}
+
+
+# --- order listings and history -----------------------------------------------------------
+
+
+def test_orders_of_filters(exchange):
+    a, _ = exchange.place_order("mm", BTC, limit(Side.SELL, "1", "64000"))
+    b, _ = exchange.place_order("mm", ETH, limit(Side.BUY, "1", "3190"))
+    c, _ = exchange.place_order("mm", BTC, limit(Side.BUY, "1", "63000"))
+    exchange.place_order("taker", BTC, limit(Side.BUY, "0.5", "64000"))  # a partly filled
+    exchange.cancel_order("mm", c.order_id)
+    assert list(exchange.orders_of("mm", None, None)) == [a, b]
+    assert list(exchange.orders_of("mm", None, "open")) == [a, b]
+    assert list(exchange.orders_of("mm", BTC, None)) == [a]
+    assert list(exchange.orders_of("mm", None, "partially_filled")) == [a]
+    assert list(exchange.orders_of("mm", None, "cancelled")) == [c]
+    assert list(exchange.orders_of("mm", ETH, "cancelled")) == []
+    exchange.place_order("taker", BTC, limit(Side.BUY, "0.5", "64000"))
+    assert list(exchange.orders_of("mm", None, "filled")) == [a]
+    assert [o.status for o in exchange.orders_of("taker", None, "filled")] == [
+        OrderStatus.FILLED, OrderStatus.FILLED]
+
+
+def test_closed_order_history_is_bounded(clock):
+    ex = Exchange(VenueConfig(sim_enabled=False, max_closed_orders=10), clock, random.Random(1))
+    ex.open_account("a")
+    ids = []
+    for _ in range(15):
+        o, _ = ex.place_order("a", BTC, limit(Side.BUY, "0.001", "63000"))
+        ex.cancel_order("a", o.order_id)
+        ids.append(o.order_id)
+    assert len(ex.accounts["a"].closed_orders) == 10
+    assert ex.cancel_order("a", ids[-1]).status is OrderStatus.CANCELLED
+    with pytest.raises(VenueError) as info:
+        ex.cancel_order("a", ids[0])  # forgotten
+    assert info.value.code == "NOT_FOUND"
+
+
+# --- preview ----------------------------------------------------------------------------
+
+
+def test_preview_maker_order_has_no_side_effects(exchange):
+    before = snapshot(exchange)
+    out = exchange.preview("mm", BTC, [limit(Side.BUY, "1", "63990")])
+    # notional 63990; maker 2 bps -> 12.798; IM 0.05 * 64000 * 1 = 3200
+    assert out == {"notional": D("63990"), "marginRequired": D("3200"), "estFee": D("12.798"),
+                   "feeBps": D("2"), "feeRole": "maker", "approved": True}
+    assert snapshot(exchange) == before
+    assert exchange.counters["orders"] == 0
+
+
+def test_preview_taker_order(exchange):
+    exchange.place_order("mm", BTC, limit(Side.SELL, "1", "64000"))
+    before = snapshot(exchange)
+    out = exchange.preview("taker", BTC, [limit(Side.BUY, "1", "64000")])
+    # crosses: taker 5 bps of 64000 = 32
+    assert (out["feeRole"], out["estFee"], out["feeBps"]) == ("taker", D("32"), D("5"))
+    # a market order is valued at the mark
+    out = exchange.preview("taker", BTC, [market(Side.BUY, "0.5")])
+    assert (out["notional"], out["estFee"], out["feeRole"]) == (D("32000"), D("16"), "taker")
+    assert snapshot(exchange) == before
+
+
+def test_preview_reports_the_first_problem(exchange):
+    exchange.open_account("small", D("1000"))
+    out = exchange.preview("small", BTC, [limit(Side.BUY, "1", "63990.05")])
+    assert out["approved"] is False and out["reason"].startswith("INVALID_TICK: ")
+    out = exchange.preview("small", BTC, [limit(Side.BUY, "1", "63990")])
+    assert out["approved"] is False and out["reason"].startswith("INSUFFICIENT_MARGIN: ")
+    assert out["marginRequired"] == D("3200")
+    exchange.set_halted(BTC, True)
+    out = exchange.preview("small", BTC, [limit(Side.BUY, "0.001", "63990")])
+    assert out["approved"] is False and out["reason"].startswith("MARKET_HALTED: ")
+
+
+# --- error bodies --------------------------------------------------------------------------
+
+
+def test_venue_error_body_and_status():
+    err = VenueError("INSUFFICIENT_MARGIN", "needs more", {"requiredIm": "1", "availableIm": "0"})
+    assert err.status == 422
+    assert err.body() == {"error": "BusinessReject", "code": "INSUFFICIENT_MARGIN",
+                          "message": "needs more",
+                          "details": {"requiredIm": "1", "availableIm": "0"}}
+    assert VenueError("NOT_FOUND", "x").body()["details"] == {}
+    with pytest.raises(ValueError):
+        VenueError("NO_SUCH_CODE", "x")
+
+
+@pytest.mark.parametrize(("code", "status"), [
+    ("VALIDATION", 400), ("BAD_REQUEST", 400), ("UNAUTHENTICATED", 401), ("KEY_EXPIRED", 401),
+    ("FORBIDDEN_SCOPE", 403), ("IP_NOT_ALLOWED", 403), ("NOT_FOUND", 404),
+    ("DUPLICATE_CLIENT_ORDER_ID", 409), ("MARKET_HALTED", 409), ("KEY_REVOKED", 409),
+    ("INSUFFICIENT_MARGIN", 422), ("POST_ONLY_WOULD_CROSS", 422),
+    ("REDUCE_ONLY_WOULD_INCREASE", 422), ("PRICE_OUT_OF_BAND", 422), ("INVALID_TICK", 422),
+    ("INVALID_STEP", 422), ("ORDER_RATE_LIMIT", 429), ("INTERNAL", 500), ("UNAVAILABLE", 503),
+])
+def test_error_statuses_match_the_contract(code, status):
+    assert VenueError(code, "m").status == status
