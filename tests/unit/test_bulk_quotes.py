@@ -5,43 +5,20 @@ BTC-PERP: tick 0.1, step 0.001, index/mark 64000, IMR 5%, band 60800..67200.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from desk.domain import OrderStatus, OrderType, Side
 from desk.venue.errors import VenueError
 from desk.venue.exchange import OrderRequest
-
-D = Decimal
-BTC = "BTC-PERP"
-ETH = "ETH-PERP"
+from tests.unit.exchange_helpers import BTC, ETH, D, depth, snapshot
 
 
 def lvl(side, qty, price, coid=None, **kw):
     return OrderRequest(side=side, quantity=D(qty), price=D(price), client_order_id=coid, **kw)
 
 
-def depth(ex, mkt=BTC):
-    m = ex.markets[mkt]
-    return ([(p * m.tick, s * m.step) for p, s in m.book.bids.depth(50)],
-            [(p * m.tick, s * m.step) for p, s in m.book.asks.depth(50)])
 
 
-def snapshot(ex):
-    books = {mid: (m.book.bids.depth(100), m.book.asks.depth(100),
-                   [o.order_id for o in m.book.bids.orders()],
-                   [o.order_id for o in m.book.asks.orders()])
-             for mid, m in ex.markets.items()}
-    accounts = {
-        aid: (a.wallet, {k: v for k, v in a.open_buy.items() if v},
-              {k: v for k, v in a.open_sell.items() if v}, sorted(a.open_orders),
-              dict(a.client_ids), {k: p.qty for k, p in a.positions.items() if p.qty},
-              len(a.closed_orders))
-        for aid, a in ex.accounts.items()
-    }
-    live = {oid: (o.status, o.filled) for oid, o in ex.orders.items()}
-    return books, accounts, live
 
 
 def ladder(ex, account="mm", quote_id="q1", cancel_all=True, bid="63990", ask="64010",

@@ -8,37 +8,12 @@ BTC-PERP: IMR 0.05, MMR 0.025, step 0.001, mark 64000.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
-from desk.domain import OrderStatus, OrderType, Side
+from desk.domain import OrderStatus, Side
 from desk.venue.accounts import Account, MarketRisk, Position
 from desk.venue.errors import VenueError
-from desk.venue.exchange import OrderRequest
-
-D = Decimal
-BTC = "BTC-PERP"
-ETH = "ETH-PERP"
-SOL = "SOL-PERP"
-
-
-def limit(side, qty, price, **kw):
-    return OrderRequest(side=side, quantity=D(qty), price=D(price), **kw)
-
-
-def market(side, qty, **kw):
-    return OrderRequest(side=side, quantity=D(qty), type=OrderType.MARKET, **kw)
-
-
-def snapshot(ex):
-    books = {mid: (m.book.bids.depth(100), m.book.asks.depth(100)) for mid, m in
-             ex.markets.items()}
-    accounts = {aid: (a.wallet, dict(a.open_buy), dict(a.open_sell), sorted(a.open_orders),
-                      {k: p.qty for k, p in a.positions.items() if p.qty})
-                for aid, a in ex.accounts.items()}
-    return books, accounts
-
+from tests.unit.exchange_helpers import BTC, ETH, SOL, D, limit, market, snapshot
 
 # --- Account arithmetic on its own ----------------------------------------------------------
 
