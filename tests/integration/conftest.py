@@ -100,7 +100,7 @@ def assert_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert r.status_code == status, f"expected {status} {code}, got {r.status_code}: {r.text}"
     assert r.headers.get("content-type", "").startswith("application/json")
     body = r.json()
-    assert ERROR_KEYS <= body.keys(), body
+    assert body.keys() >= ERROR_KEYS, body
     assert body["code"] == code, body
     assert isinstance(body["error"], str) and body["error"], body
     assert isinstance(body["message"], str) and body["message"], body
@@ -262,7 +262,7 @@ def sse(base_url: str, path: str, params: dict[str, Any] | None = None,
     """An SSE connection on its own client (so other requests never wait behind it)."""
     timeout = httpx.Timeout(5.0, read=read_timeout)
     with httpx.Client(base_url=base_url, timeout=timeout) as c, \
-            connect_sse(c, "GET", path, params=params, headers=headers) as source:
+            connect_sse(c, "GET", path, params=params, headers=dict(headers or {})) as source:
         assert source.response.status_code == 200, source.response.status_code
         assert source.response.headers["content-type"].startswith("text/event-stream")
         yield Events(source)

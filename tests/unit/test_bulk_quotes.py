@@ -17,10 +17,6 @@ def lvl(side, qty, price, coid=None, **kw):
     return OrderRequest(side=side, quantity=D(qty), price=D(price), client_order_id=coid, **kw)
 
 
-
-
-
-
 def ladder(ex, account="mm", quote_id="q1", cancel_all=True, bid="63990", ask="64010",
            qty="1", prefix=""):
     return ex.bulk_quote(account, BTC, quote_id, cancel_all, [
