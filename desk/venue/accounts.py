@@ -67,7 +67,8 @@ class Account:
     closed_orders: deque = field(default_factory=lambda: deque(maxlen=1000))
     realized: Decimal = ZERO
     fees_paid: Decimal = ZERO
-    volume: deque = field(default_factory=deque)  # (day index, notional)
+    volume: deque = field(default_factory=deque)  # [day index, notional] of the last 30 days
+    volume_sum: Decimal = ZERO  # the sum of `volume`
     liquidations: int = 0
 
     def position(self, market_id: str) -> Position:

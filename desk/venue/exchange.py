@@ -157,8 +157,8 @@ class Exchange:
     def volume_30d(self, acct: Account) -> Decimal:
         today = self.clock() // DAY_MS
         while acct.volume and acct.volume[0][0] <= today - 30:
-            acct.volume.popleft()
-        return sum((v for _, v in acct.volume), ZERO)
+            acct.volume_sum -= acct.volume.popleft()[1]
+        return acct.volume_sum
 
     def fee_tier(self, acct: Account) -> FeeTier:
         volume = self.volume_30d(acct)
@@ -170,6 +170,7 @@ class Exchange:
 
     def _add_volume(self, acct: Account, notional: Decimal) -> None:
         today = self.clock() // DAY_MS
+        acct.volume_sum += notional
         if acct.volume and acct.volume[-1][0] == today:
             acct.volume[-1][1] += notional
         else:
