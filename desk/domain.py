@@ -7,6 +7,7 @@ nothing else from desk.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -56,25 +57,36 @@ class Liquidity(StrEnum):
     TAKER = "taker"
 
 
+MAX_INT_DIGITS = 15
+MAX_FRACTION_DIGITS = 12
+DECIMAL_PATTERN = rf"^-?[0-9]{{1,{MAX_INT_DIGITS}}}(\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?$"
+_DECIMAL_RE = re.compile(DECIMAL_PATTERN)
+
+
 class DecimalError(ValueError):
     """A value that is not a finite decimal; the message names the field."""
 
 
 def parse_decimal(value: object, field: str = "") -> Decimal:
-    """Parse a wire value (a decimal string or an int) to a finite `Decimal`.
+    """Parse a wire value to a `Decimal`: a plain decimal string ("64012.5") or an int.
 
-    Floats are refused: they cannot carry an exact price.
+    Refused, with the field named: floats (they cannot carry an exact price),
+    exponents, underscores, spaces, NaN/Infinity, and more than 15 integer or 12
+    fractional digits (so that tick and step arithmetic stays exact).
     """
     prefix = f"{field}: " if field else ""
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise DecimalError(f"{prefix}expected a decimal string, got {type(value).__name__}")
+    text = value if isinstance(value, str) else str(value)
+    if not _DECIMAL_RE.fullmatch(text):
+        if isinstance(value, str) and len(value) > 40:
+            value = value[:40] + "..."
+        raise DecimalError(f"{prefix}{value!r} is not a plain decimal number with at most "
+                           f"{MAX_INT_DIGITS} integer and {MAX_FRACTION_DIGITS} fractional digits")
     try:
-        result = Decimal(value.strip() if isinstance(value, str) else value)
-    except (InvalidOperation, ValueError):
+        return Decimal(text)
+    except InvalidOperation:  # unreachable after the pattern, kept as a guard
         raise DecimalError(f"{prefix}{value!r} is not a decimal number") from None
-    if not result.is_finite():
-        raise DecimalError(f"{prefix}{value!r} is not a finite number")
-    return result
 
 
 def fmt(value: Decimal) -> str:
@@ -88,8 +100,11 @@ def fmt(value: Decimal) -> str:
 
 
 def is_multiple(value: Decimal, increment: Decimal) -> bool:
-    """True when `value` is a whole number of `increment`s."""
-    return value % increment == 0
+    """True when `value` is a whole number of `increment`s (False if too large to tell)."""
+    try:
+        return value % increment == 0
+    except InvalidOperation:
+        return False
 
 
 def floor_to(value: Decimal, increment: Decimal) -> Decimal:

@@ -17,7 +17,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from desk.domain import BPS, ZERO, Liquidity, OrderStatus, OrderType, Side, TimeInForce, fmt
+from desk.domain import (
+    BPS,
+    ZERO,
+    Liquidity,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    fmt,
+    is_multiple,
+)
 from desk.venue.accounts import Account, MarketRisk
 from desk.venue.config import FeeTier, VenueConfig
 from desk.venue.errors import VenueError, field_error
@@ -188,7 +198,7 @@ class Exchange:
         """Validate a request against the market's rules; no state changes."""
         if req.quantity <= 0:
             raise field_error("quantity", "must be greater than 0")
-        if req.quantity % m.step:
+        if not is_multiple(req.quantity, m.step):
             raise VenueError("INVALID_STEP",
                              f"quantity {fmt(req.quantity)} is not a multiple of the step "
                              f"{fmt(m.step)}", {"quantity": fmt(req.quantity),
@@ -201,7 +211,7 @@ class Exchange:
                 raise field_error("price", "is required for a limit order")
             if req.price <= 0:
                 raise field_error("price", "must be greater than 0")
-            if req.price % m.tick:
+            if not is_multiple(req.price, m.tick):
                 raise VenueError("INVALID_TICK",
                                  f"price {fmt(req.price)} is not a multiple of the tick "
                                  f"{fmt(m.tick)}", {"price": fmt(req.price),

@@ -47,7 +47,8 @@ def error_response(err: VenueError, headers: dict[str, str] | None = None) -> JS
 
 
 def _field_name(loc: tuple) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    parts = [str(p) for p in loc
+             if p not in ("body", "query", "path", "header") and p not in s.UNION_TAGS]
     return ".".join(parts) or "body"
 
 
@@ -283,7 +284,7 @@ def _account_routes(app: FastAPI) -> None:
 def _trading_routes(app: FastAPI) -> None:
     @app.post("/perps/orders/preview", responses={200: {"model": s.PreviewOut}, **ERRORS})
     async def preview(rt: Runtime, key: TradeKey,
-                body: Annotated[s.OrderIn | s.BulkQuoteIn, Body()]) -> JSON:
+                body: Annotated[s.PreviewIn, Body()]) -> JSON:
         if isinstance(body, s.BulkQuoteIn):
             levels = [_request(q) for q in body.quotes]
             out = rt.exchange.preview(key.account_id, body.marketId, levels, body.cancelAll)

@@ -9,11 +9,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+)
 
-from desk.domain import OrderType, Side, TimeInForce, parse_decimal
+from desk.domain import DECIMAL_PATTERN, OrderType, Side, TimeInForce, parse_decimal
 
-DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+WIRE_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"  # what the venue sends back
 
 
 def _decimal(value: object) -> Decimal:
@@ -25,7 +33,7 @@ DecimalStr = Annotated[
     BeforeValidator(_decimal),
     WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "examples": ["64012.5"]}),
 ]
-WireDecimal = Annotated[str, Field(pattern=DECIMAL_PATTERN)]
+WireDecimal = Annotated[str, Field(pattern=WIRE_PATTERN)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 MarketId = Annotated[str, Field(min_length=1, max_length=32)]
 
@@ -61,6 +69,18 @@ class BulkQuoteIn(_Request):
     quoteId: Id
     cancelAll: bool = False
     quotes: list[QuoteLevelIn] = Field(max_length=100)
+
+
+def _preview_kind(value: object) -> str:
+    return "BulkQuoteIn" if isinstance(value, dict) and "quotes" in value else "OrderIn"
+
+
+# a preview body is one order or a whole bulk quote; told apart by `quotes`
+PreviewIn = Annotated[
+    Annotated[OrderIn, Tag("OrderIn")] | Annotated[BulkQuoteIn, Tag("BulkQuoteIn")],
+    Discriminator(_preview_kind),
+]
+UNION_TAGS = frozenset({"OrderIn", "BulkQuoteIn"})
 
 
 class CancelAllIn(_Request):
