@@ -41,12 +41,16 @@ def exchange(clock: ManualClock) -> Exchange:
 
 @pytest.fixture
 def make_venue() -> Iterator[Callable[..., VenueServer]]:
-    """Start venues with config overrides: `make_venue(heartbeat_s=0.2, sim_enabled=True)`."""
+    """Start venues with config overrides: `make_venue(heartbeat_s=0.2, sim_enabled=True)`.
+
+    `clock=` replaces the runtime's wall clock (unix ms).
+    """
     servers: list[VenueServer] = []
 
-    def start(**overrides: Any) -> VenueServer:
+    def start(clock: Callable[[], int] | None = None, **overrides: Any) -> VenueServer:
         config = VenueConfig(**{"sim_enabled": False, "heartbeat_s": 0.5, **overrides})
-        server = VenueServer(VenueRuntime(config))
+        runtime = VenueRuntime(config) if clock is None else VenueRuntime(config, clock=clock)
+        server = VenueServer(runtime)
         server.start()
         servers.append(server)
         return server

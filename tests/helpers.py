@@ -24,9 +24,12 @@ class ManualClock:
         return self.ms
 
 
-@dataclass
+@dataclass(repr=False)
 class Trader:
-    """An account on a running venue: its session token and a trade and a read key."""
+    """An account on a running venue: its session token and a trade and a read key.
+
+    Its repr (which pytest prints beside a failing test) carries no secret.
+    """
 
     client: httpx.Client
     account: str
@@ -35,6 +38,9 @@ class Trader:
     read_secret: str
     trade_key_id: str
     read_key_id: str
+
+    def __repr__(self) -> str:
+        return f"Trader(account={self.account!r})"
 
     @property
     def trade(self) -> dict[str, str]:

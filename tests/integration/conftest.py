@@ -7,7 +7,6 @@ failure). Assign responses to a variable first and assert on the variable.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -16,13 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-import pytest
 from httpx_sse import ServerSentEvent, connect_sse
-
-from desk.venue.config import VenueConfig
-from desk.venue.runtime import VenueRuntime
-from desk.venue.server import VenueServer
-from tests.helpers import Trader
 
 BTC, ETH, SOL = "BTC-PERP", "ETH-PERP", "SOL-PERP"
 DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -39,29 +32,6 @@ BALANCE_KEYS = {"equity", "walletBalance", "availableMargin", "initialMargin",
 POSITION_KEYS = {"marketId", "side", "quantity", "entryPrice", "markPrice", "unrealizedPnl",
                  "realizedPnl", "liquidationPrice"}
 RATE_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
-
-
-# --- traders whose repr hides their secrets -------------------------------------------
-
-class SafeTrader(Trader):
-    """A `Trader` whose repr (shown by pytest next to a failing test) has no secrets."""
-
-    def __repr__(self) -> str:
-        return f"Trader(account={self.account!r})"
-
-
-def redacted(t: Trader) -> SafeTrader:
-    return SafeTrader(**{f.name: getattr(t, f.name) for f in dataclasses.fields(t)})
-
-
-@pytest.fixture
-def trader(trader: Trader) -> SafeTrader:
-    return redacted(trader)
-
-
-@pytest.fixture
-def counterparty(counterparty: Trader) -> SafeTrader:
-    return redacted(counterparty)
 
 
 # --- body checks ----------------------------------------------------------------------
@@ -291,19 +261,3 @@ def window_start_clock() -> Callable[[], int]:
     offset = time.time_ns() // 1_000_000 % 60_000
     return lambda: time.time_ns() // 1_000_000 - offset
 
-
-@pytest.fixture
-def make_clocked_venue() -> Iterator[Callable[..., VenueServer]]:
-    """Like `make_venue`, with the runtime's clock chosen by the test."""
-    servers: list[VenueServer] = []
-
-    def start(clock: Callable[[], int], **overrides: Any) -> VenueServer:
-        config = VenueConfig(**{"sim_enabled": False, "heartbeat_s": 0.5, **overrides})
-        server = VenueServer(VenueRuntime(config, clock=clock))
-        server.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()

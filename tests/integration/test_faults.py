@@ -21,7 +21,6 @@ from tests.integration.conftest import (
     limit_order,
     ok,
     open_orders,
-    redacted,
     sse,
     wait_until,
 )
@@ -69,7 +68,7 @@ def test_fault_validation(client, trader):
 def test_freeze_index_stops_the_index_stream(make_venue):
     venue = make_venue(sim_enabled=True, sim_step_ms=20, heartbeat_s=0.2)
     with httpx.Client(base_url=venue.url, timeout=5) as c:
-        trader = redacted(new_trader(c, "desk"))
+        trader = new_trader(c, "desk")
         params = {"marketId": ETH, "intervalMs": 20}
         with sse(venue.url, "/perps/index-stream", params) as events, \
                 sse(venue.url, "/perps/index-stream", {"marketId": BTC, "intervalMs": 20}) as btc:
@@ -148,7 +147,7 @@ def test_seq_gap_skips_one_number(venue, client, trader):
 def test_stop_heartbeats_silences_idle_streams_for_the_duration(make_venue):
     venue = make_venue(heartbeat_s=0.2)
     with httpx.Client(base_url=venue.url, timeout=5) as c:
-        trader = redacted(new_trader(c, "desk"))
+        trader = new_trader(c, "desk")
         beats = []
         with c.stream("GET", "/perps/book-stream", params={"marketId": BTC}) as r:
             lines = r.iter_lines()

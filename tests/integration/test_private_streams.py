@@ -18,7 +18,6 @@ from tests.integration.conftest import (
     limit_order,
     market_order,
     ok,
-    redacted,
     sse,
 )
 
@@ -139,7 +138,7 @@ def test_events_stream_is_one_market_with_its_book(venue, trader, counterparty):
 def test_heartbeats_on_an_idle_private_stream(make_venue):
     venue = make_venue(heartbeat_s=0.2)
     with httpx.Client(base_url=venue.url, timeout=5) as c:
-        trader = redacted(new_trader(c, "desk"))
+        trader = new_trader(c, "desk")
         with sse(venue.url, "/perps/stream/user", {"intervalMs": 0},
                  headers=trader.read) as events:
             envelope(events.next())

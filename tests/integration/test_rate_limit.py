@@ -18,16 +18,15 @@ from tests.integration.conftest import (
     limit_order,
     ok,
     open_orders,
-    redacted,
     window_start_clock,
 )
 
 
 @pytest.fixture
-def limited(make_clocked_venue):
-    venue = make_clocked_venue(window_start_clock(), rate_limit_per_minute=5)
+def limited(make_venue):
+    venue = make_venue(window_start_clock(), rate_limit_per_minute=5)
     with httpx.Client(base_url=venue.url, timeout=10) as c:
-        yield c, redacted(new_trader(c, "desk")), redacted(new_trader(c, "other"))
+        yield c, new_trader(c, "desk"), new_trader(c, "other")
 
 
 def test_order_path_responses_carry_rate_headers_counting_down(limited):
