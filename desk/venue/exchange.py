@@ -104,6 +104,15 @@ class BulkResult:
     cancelled: list[str]
 
 
+def _check_increment(value: Decimal, increment: Decimal, code: str, field: str,
+                     unit: str) -> None:
+    """Refuse a price off the tick (INVALID_TICK) or a size off the step (INVALID_STEP)."""
+    if not is_multiple(value, increment):
+        raise VenueError(code, f"{field} {fmt(value)} is not a multiple of the {unit} "
+                               f"{fmt(increment)}",
+                         {field: fmt(value), f"{unit}Size": fmt(increment)})
+
+
 class Exchange:
     def __init__(self, config: VenueConfig, clock: Callable[[], int], rng: random.Random):
         self.config = config
@@ -198,11 +207,7 @@ class Exchange:
         """Validate a request against the market's rules; no state changes."""
         if req.quantity <= 0:
             raise field_error("quantity", "must be greater than 0")
-        if not is_multiple(req.quantity, m.step):
-            raise VenueError("INVALID_STEP",
-                             f"quantity {fmt(req.quantity)} is not a multiple of the step "
-                             f"{fmt(m.step)}", {"quantity": fmt(req.quantity),
-                                                "stepSize": fmt(m.step)})
+        _check_increment(req.quantity, m.step, "INVALID_STEP", "quantity", "step")
         if req.quantity < m.config.min_quantity:
             raise field_error("quantity", f"below the minimum quantity "
                                           f"{fmt(m.config.min_quantity)}")
@@ -211,11 +216,7 @@ class Exchange:
                 raise field_error("price", "is required for a limit order")
             if req.price <= 0:
                 raise field_error("price", "must be greater than 0")
-            if not is_multiple(req.price, m.tick):
-                raise VenueError("INVALID_TICK",
-                                 f"price {fmt(req.price)} is not a multiple of the tick "
-                                 f"{fmt(m.tick)}", {"price": fmt(req.price),
-                                                    "tickSize": fmt(m.tick)})
+            _check_increment(req.price, m.tick, "INVALID_TICK", "price", "tick")
             ticks = int(req.price / m.tick)
             if not m.band_low <= ticks <= m.band_high:
                 raise VenueError("PRICE_OUT_OF_BAND",

@@ -158,63 +158,77 @@ class _Pacer:
         return self.conn.dropped or self.runtime.closing
 
 
-async def book_stream(runtime: VenueRuntime, market_id: str, depth: int,
-                      interval_ms: int) -> AsyncIterator[ServerSentEvent]:
-    m = runtime.exchange.market(market_id)
-    conn = runtime.hub.open("book", market_id=market_id)
-    pacer = _Pacer(runtime, conn, interval_ms)
+async def _numbered(runtime: VenueRuntime, conn: Connection, pacer: _Pacer, seq: int,
+                    event: str, poll: Callable[[], Callable[[int], dict] | None]
+                    ) -> AsyncIterator[ServerSentEvent]:
+    """The public streams' loop: poll for news, number it with the next id, else heartbeat.
+
+    `poll()` returns None when nothing changed, or a function of the new id that
+    builds the message body.
+    """
     try:
-        seq = m.book.sequence
-        bids = views.levels(m, True, depth)
-        asks = views.levels(m, False, depth)
-        snapshot = {"marketId": market_id, "sequence": seq,
-                    "bids": views.levels(m, True, depth, totals=True),
-                    "asks": views.levels(m, False, depth, totals=True)}
-        yield ServerSentEvent(data=_dumps(snapshot), event="snapshot", id=str(seq))
         while True:
             await pacer.wait()
             if pacer.over:
                 return
-            new_bids, new_asks = views.levels(m, True, depth), views.levels(m, False, depth)
-            bid_changes = diff_levels(bids, new_bids)
-            ask_changes = diff_levels(asks, new_asks)
-            if bid_changes or ask_changes:
-                bids, asks = new_bids, new_asks
+            news = poll()
+            if news is not None:
                 seq = conn.next_id(seq)
-                update = {"marketId": market_id, "sequence": seq, "bids": bid_changes,
-                          "asks": ask_changes}
-                yield ServerSentEvent(data=_dumps(update), event="update", id=str(seq))
+                yield ServerSentEvent(data=_dumps(news(seq)), event=event, id=str(seq))
                 pacer.sent()
             elif pacer.heartbeat_due():
                 yield HEARTBEAT
     finally:
         runtime.hub.close(conn)
+
+
+async def book_stream(runtime: VenueRuntime, market_id: str, depth: int,
+                      interval_ms: int) -> AsyncIterator[ServerSentEvent]:
+    m = runtime.exchange.market(market_id)
+    conn = runtime.hub.open("book", market_id=market_id)
+    seq = m.book.sequence
+    bids = views.levels(m, True, depth)
+    asks = views.levels(m, False, depth)
+
+    def poll() -> Callable[[int], dict] | None:
+        nonlocal bids, asks
+        new_bids, new_asks = views.levels(m, True, depth), views.levels(m, False, depth)
+        bid_changes, ask_changes = diff_levels(bids, new_bids), diff_levels(asks, new_asks)
+        if not (bid_changes or ask_changes):
+            return None
+        bids, asks = new_bids, new_asks
+        return lambda seq: {"marketId": market_id, "sequence": seq, "bids": bid_changes,
+                            "asks": ask_changes}
+
+    snapshot = {"marketId": market_id, "sequence": seq,
+                "bids": views.levels(m, True, depth, totals=True),
+                "asks": views.levels(m, False, depth, totals=True)}
+    yield ServerSentEvent(data=_dumps(snapshot), event="snapshot", id=str(seq))
+    async for message in _numbered(runtime, conn, _Pacer(runtime, conn, interval_ms), seq,
+                                   "update", poll):
+        yield message
 
 
 async def index_stream(runtime: VenueRuntime, market_id: str,
                        interval_ms: int) -> AsyncIterator[ServerSentEvent]:
     m = runtime.exchange.market(market_id)
     conn = runtime.hub.open("index")  # not woken by book changes: polled
-    pacer = _Pacer(runtime, conn, max(interval_ms, 10))
-    try:
-        seq = 1
+    sent_ts = m.index_ts
+
+    def body(_seq: int) -> dict:
+        return {"marketId": market_id, "price": views.dec(m.index), "ts": m.index_ts}
+
+    def poll() -> Callable[[int], dict] | None:
+        nonlocal sent_ts
+        if m.index_ts == sent_ts:
+            return None
         sent_ts = m.index_ts
-        yield ServerSentEvent(data=_dumps({"marketId": market_id, "price": views.dec(m.index),
-                                           "ts": m.index_ts}), event="index", id=str(seq))
-        while True:
-            await pacer.wait()
-            if pacer.over:
-                return
-            if m.index_ts != sent_ts:
-                sent_ts = m.index_ts
-                seq = conn.next_id(seq)
-                body = {"marketId": market_id, "price": views.dec(m.index), "ts": m.index_ts}
-                yield ServerSentEvent(data=_dumps(body), event="index", id=str(seq))
-                pacer.sent()
-            elif pacer.heartbeat_due():
-                yield HEARTBEAT
-    finally:
-        runtime.hub.close(conn)
+        return body
+
+    yield ServerSentEvent(data=_dumps(body(1)), event="index", id="1")
+    async for message in _numbered(runtime, conn, _Pacer(runtime, conn, max(interval_ms, 10)),
+                                   1, "index", poll):
+        yield message
 
 
 def _delta(runtime: VenueRuntime, account_id: str,
