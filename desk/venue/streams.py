@@ -292,7 +292,11 @@ async def private_stream(runtime: VenueRuntime, key: ApiKey, market_id: str | No
         if m is not None:
             bids = views.levels(m, True, 25)
             asks = views.levels(m, False, 25)
-            snapshot["book"] = {"sequence": m.book.sequence, "bids": bids, "asks": asks}
+            # the same level shapes as the public book stream: {price, size, total} here,
+            # {price, size} in deltas
+            snapshot["book"] = {"sequence": m.book.sequence,
+                                "bids": views.levels(m, True, 25, totals=True),
+                                "asks": views.levels(m, False, 25, totals=True)}
         conn.pending.clear()
         yield envelope("snapshot", snapshot)
         while True:

@@ -111,7 +111,8 @@ def test_events_stream_is_one_market_with_its_book(venue, trader, counterparty):
         assert [x["marketId"] for x in p["positions"]] == [BTC]
         assert_balances(p["balances"])
         assert set(p["book"]) == {"sequence", "bids", "asks"}
-        assert p["book"]["bids"] == [["63000", "0.1"]] and p["book"]["asks"] == [["64000", "0.8"]]
+        assert p["book"]["bids"] == [{"price": "63000", "size": "0.1", "total": "0.1"}]
+        assert p["book"]["asks"] == [{"price": "64000", "size": "0.8", "total": "0.8"}]
 
         ok(trader.post("/perps/orders", limit_order("buy", "3101", "1", market=ETH)))  # elsewhere
         ok(counterparty.post("/perps/orders", limit_order("sell", "64100", "0.5")))
