@@ -336,9 +336,10 @@ SSE_DOC = {200: {"content": {"text/event-stream": {}}, "description": "an SSE st
 
 def _sse(content) -> EventSourceResponse:
     # heartbeats are the generators' own (`:heartbeat`, pausable by a fault); on shutdown
-    # the generators end themselves, so sse-starlette waits for them to finish cleanly
+    # the generators end themselves, so sse-starlette waits for them to finish cleanly;
+    # a client that stops reading for 10 s is cut off rather than buffered for forever
     return EventSourceResponse(content, ping=0, headers={"Cache-Control": "no-store"},
-                               shutdown_grace_period=2.0)
+                               shutdown_grace_period=2.0, send_timeout=10.0)
 
 
 def _stream_routes(app: FastAPI) -> None:
