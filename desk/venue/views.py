@@ -11,7 +11,12 @@ from desk.venue.exchange import Exchange, Fill, Order
 from desk.venue.keys import ApiKey
 from desk.venue.market import MarketState
 
-RATIO = Decimal("0.00000001")
+EIGHT_DP = Decimal("0.00000001")
+
+
+def money(value: Decimal) -> str:
+    """Money and ratios on the wire: exact inside, rounded to 8 decimals (half-even) out."""
+    return fmt(value.quantize(EIGHT_DP))
 
 
 def iso(ms: int | None) -> str | None:
@@ -115,8 +120,8 @@ def position_views(ex: Exchange, account_id: str, market_ids: set[str] | None = 
             "quantity": fmt(abs(pos.qty) * m.step),
             "entryPrice": fmt(pos.entry.quantize(m.tick / 1000)) if pos.qty else "0",
             "markPrice": fmt(m.mark),
-            "unrealizedPnl": fmt((m.mark - pos.entry) * pos.qty * m.step) if pos.qty else "0",
-            "realizedPnl": fmt(pos.realized),
+            "unrealizedPnl": money((m.mark - pos.entry) * pos.qty * m.step),
+            "realizedPnl": money(pos.realized),
             "liquidationPrice": None if liq is None else fmt(liq.quantize(m.tick)),
         })
     return out
@@ -124,8 +129,7 @@ def position_views(ex: Exchange, account_id: str, market_ids: set[str] | None = 
 
 def balances_view(ex: Exchange, account_id: str) -> dict[str, str]:
     b = ex.balances(account_id)
-    b["marginUsage"] = b["marginUsage"].quantize(RATIO)
-    return {k: fmt(v) for k, v in b.items()}
+    return {k: money(v) for k, v in b.items()}
 
 
 def key_view(k: ApiKey, now_ms: int) -> dict[str, Any]:
@@ -144,4 +148,4 @@ def key_view(k: ApiKey, now_ms: int) -> dict[str, Any]:
 
 
 def preview_view(p: dict[str, Any]) -> dict[str, Any]:
-    return {k: fmt(v) if isinstance(v, Decimal) else v for k, v in p.items()}
+    return {k: money(v) if isinstance(v, Decimal) else v for k, v in p.items()}
