@@ -64,12 +64,16 @@ class Account:
     open_sell: dict[str, int] = field(default_factory=dict)
     open_orders: dict[str, Any] = field(default_factory=dict)  # order id -> Order
     client_ids: dict[str, str] = field(default_factory=dict)  # live clientOrderId -> order id
+    reduce_only_ids: set[str] = field(default_factory=set)  # live reduce-only orders
     closed_orders: deque = field(default_factory=lambda: deque(maxlen=1000))
-    realized: Decimal = ZERO
     fees_paid: Decimal = ZERO
     volume: deque = field(default_factory=deque)  # [day index, notional] of the last 30 days
     volume_sum: Decimal = ZERO  # the sum of `volume`
     liquidations: int = 0
+
+    @property
+    def realized(self) -> Decimal:
+        return sum((p.realized for p in self.positions.values()), ZERO)
 
     def position(self, market_id: str) -> Position:
         pos = self.positions.get(market_id)

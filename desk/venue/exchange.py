@@ -203,8 +203,13 @@ class Exchange:
                              {"marketId": m.market_id})
 
     def _new_order(self, acct: Account, m: MarketState, req: OrderRequest,
-                   quote_id: str | None, live_coids: set[str] | None = None) -> Order:
-        """Validate a request against the market's rules; no state changes."""
+                   quote_id: str | None, live_coids: set[str] | None = None,
+                   mint: bool = True) -> Order:
+        """Validate a request against the market's rules; no state changes.
+
+        `mint=False` (previews) leaves the id generator alone, so a preview never
+        changes the ids later orders get.
+        """
         if req.quantity <= 0:
             raise field_error("quantity", "must be greater than 0")
         _check_increment(req.quantity, m.step, "INVALID_STEP", "quantity", "step")
@@ -244,7 +249,8 @@ class Exchange:
         if req.reduce_only:
             self._check_reduce_only(acct, m, req.side, steps)
         now = self.clock()
-        return Order(self.new_id(), acct.account_id, m.market_id, req.side, req.type, ticks,
+        return Order(self.new_id() if mint else "", acct.account_id, m.market_id, req.side,
+                     req.type, ticks,
                      steps, tif, req.post_only, req.reduce_only, coid, quote_id, now, now)
 
     @staticmethod
@@ -269,45 +275,43 @@ class Exchange:
                      if o.market_id == market_id and o.client_order_id is not None}
         return live
 
-    def _crosses(self, m: MarketState, order: Order, ignore_account: str | None = None) -> bool:
-        """Would `order` trade on arrival (against anyone but `ignore_account`)?"""
-        side = m.book.opposite(order.is_buy)
+    def _crosses(self, m: MarketState, order: Order, ignore_own: bool = False) -> bool:
+        """Would `order` trade on arrival (with `ignore_own`, against another account)?"""
         limit = self._limit_ticks(m, order)
-        if ignore_account is None:
-            return side.crosses(limit)
-        for price in side.prices_best_first():
-            if (price > limit) if order.is_buy else (price < limit):
-                return False
-            if any(o.account_id != ignore_account for o in side.levels[price].values()):
-                return True
-        return False
+        if ignore_own:
+            return self._fillable(m, order, limit) > 0
+        return m.book.opposite(order.is_buy).crosses(limit)
 
-    def _check_post_only(self, m: MarketState, order: Order,
-                         ignore_account: str | None = None) -> None:
-        if order.post_only and self._crosses(m, order, ignore_account):
+    def _check_post_only(self, m: MarketState, order: Order, ignore_own: bool = False) -> None:
+        if order.post_only and self._crosses(m, order, ignore_own):
             raise VenueError("POST_ONLY_WOULD_CROSS",
                              f"post-only {order.side} at {fmt(order.price_ticks * m.tick)} "
                              f"would take liquidity", {"price": fmt(order.price_ticks * m.tick)})
 
-    def _margin_gate(self, acct: Account, m: MarketState, add_buy: int, add_sell: int,
+    def _margin_need(self, acct: Account, m: MarketState, add_buy: int, add_sell: int,
                      replace: bool = False) -> tuple[Decimal, Decimal]:
-        """Raise INSUFFICIENT_MARGIN when the added exposure needs more IM than is free.
+        """(required, available) initial margin for adding this exposure to the market.
 
-        Returns (required, available) initial margin.
+        `replace`: the account's resting orders on the market go first (cancelAll).
         """
-        risk = m.risk
         mid = m.market_id
         base_b = 0 if replace else acct.open_buy.get(mid, 0)
         base_s = 0 if replace else acct.open_sell.get(mid, 0)
-        now_im = acct.market_im(mid, risk)
-        after_im = acct.market_im(mid, risk, base_b + add_buy, base_s + add_sell)
-        required = after_im - now_im
+        required = (acct.market_im(mid, m.risk, base_b + add_buy, base_s + add_sell)
+                    - acct.market_im(mid, m.risk))
         available = acct.equity(self.risks) - acct.initial_margin(self.risks)
-        if required > 0 and required > available and not acct.unlimited:
+        return required, available
+
+    def _margin_gate(self, acct: Account, m: MarketState, add_buy: int, add_sell: int,
+                     replace: bool = False) -> None:
+        """Refuse (INSUFFICIENT_MARGIN) added exposure that needs more IM than is free."""
+        if acct.unlimited:
+            return
+        required, available = self._margin_need(acct, m, add_buy, add_sell, replace)
+        if required > 0 and required > available:
             raise VenueError("INSUFFICIENT_MARGIN",
                              f"needs {fmt(required)} initial margin, {fmt(available)} available",
                              {"requiredIm": fmt(required), "availableIm": fmt(available)})
-        return required, available
 
     # --- book bookkeeping -----------------------------------------------------------
 
@@ -329,6 +333,8 @@ class Exchange:
         acct.open_orders[order.order_id] = order
         if order.client_order_id is not None:
             acct.client_ids[order.client_order_id] = order.order_id
+        if order.reduce_only:
+            acct.reduce_only_ids.add(order.order_id)
         self._emit(acct.account_id, "order", order)
 
     def _unrest(self, m: MarketState, acct: Account, order: Order) -> None:
@@ -340,6 +346,7 @@ class Exchange:
         del acct.open_orders[order.order_id]
         if order.client_order_id is not None:
             acct.client_ids.pop(order.client_order_id, None)
+        acct.reduce_only_ids.discard(order.order_id)
         acct.closed_orders.append(order)
         self._emit(acct.account_id, "removed", order)
 
@@ -366,7 +373,6 @@ class Exchange:
         signed = steps if order.is_buy else -steps
         pnl = acct.position(m.market_id).apply_fill(signed, price, m.step)
         acct.wallet += pnl - fee
-        acct.realized += pnl
         acct.fees_paid += fee
         self._add_volume(acct, notional)
         if resting:
@@ -387,7 +393,36 @@ class Exchange:
                 self._unrest(m, acct, order)
             else:
                 self._emit(acct.account_id, "order", order)
+        if acct.reduce_only_ids:
+            self._trim_reduce_only(m, acct)
         return fill
+
+    def _trim_reduce_only(self, m: MarketState, acct: Account) -> None:
+        """Shrink or cancel resting reduce-only orders that the position no longer covers.
+
+        Oldest first (ULIDs sort by time): each side's orders may add up to at most
+        the quantity they can reduce.
+        """
+        orders = sorted((o for oid in acct.reduce_only_ids
+                         if (o := acct.open_orders[oid]).market_id == m.market_id),
+                        key=lambda o: o.order_id)
+        budget = {side: self._reducible(acct, m.market_id, side) for side in Side}
+        for order in orders:
+            allowed = budget[order.side]
+            if order.remaining <= allowed:
+                budget[order.side] = allowed - order.remaining
+            elif allowed == 0:
+                self._cancel(m, order)
+            else:
+                cut = order.remaining - allowed
+                m.book.side(order.is_buy).reduce(order, cut)
+                book = acct.open_buy if order.is_buy else acct.open_sell
+                book[m.market_id] -= cut
+                order.qty -= cut
+                order.updated_at = self.clock()
+                budget[order.side] = 0
+                self._touch(m)
+                self._emit(acct.account_id, "order", order)
 
     def _limit_ticks(self, m: MarketState, order: Order) -> int:
         if order.type is OrderType.LIMIT:
@@ -470,8 +505,9 @@ class Exchange:
         try:
             order = self._new_order(acct, m, req, quote_id)
             self._check_post_only(m, order)
-            self._margin_gate(acct, m, order.qty if order.is_buy else 0,
-                              0 if order.is_buy else order.qty)
+            if not order.reduce_only:  # it can only shrink the position: never gated
+                self._margin_gate(acct, m, order.qty if order.is_buy else 0,
+                                  0 if order.is_buy else order.qty)
         except VenueError:
             self.counters["rejects"] += 1
             raise
@@ -578,11 +614,14 @@ class Exchange:
         add_buy = add_sell = 0
         tier = self.fee_tier(acct)
         live = self._live_coids(acct, market_id, cancel_all)
-        ignore = acct.account_id if cancel_all else None  # a replace cancels our own first
+        ignore = cancel_all  # a replace cancels the account's own quotes first
+        try:
+            self._check_tradable(m)
+        except VenueError as err:
+            reason = err
         for req in levels:
             try:
-                self._check_tradable(m)
-                order = self._new_order(acct, m, req, None, live)
+                order = self._new_order(acct, m, req, None, live, mint=False)
                 self._check_post_only(m, order, ignore)
             except VenueError as err:
                 reason = reason or err
@@ -600,12 +639,11 @@ class Exchange:
                 add_buy += order.qty
             else:
                 add_sell += order.qty
-        required, _ = self._margin_gate_quiet(acct, m, add_buy, add_sell, cancel_all)
-        if reason is None:
-            try:
-                self._margin_gate(acct, m, add_buy, add_sell, replace=cancel_all)
-            except VenueError as err:
-                reason = err
+        required, available = self._margin_need(acct, m, add_buy, add_sell, cancel_all)
+        if reason is None and not acct.unlimited and required > 0 and required > available:
+            reason = VenueError("INSUFFICIENT_MARGIN",
+                                f"needs {fmt(required)} initial margin, {fmt(available)} "
+                                f"available")
         out: dict[str, object] = {
             "notional": notional, "marginRequired": max(required, ZERO), "estFee": fee,
             "feeBps": (fee / notional * BPS) if notional else tier.maker_fee_bps,
@@ -614,13 +652,6 @@ class Exchange:
         if reason is not None:
             out["reason"] = f"{reason.code}: {reason.message}"
         return out
-
-    def _margin_gate_quiet(self, acct: Account, m: MarketState, add_buy: int, add_sell: int,
-                           replace: bool) -> tuple[Decimal, Decimal]:
-        try:
-            return self._margin_gate(acct, m, add_buy, add_sell, replace)
-        except VenueError as err:
-            return Decimal(err.details["requiredIm"]), Decimal(err.details["availableIm"])
 
     # --- risk ---------------------------------------------------------------------
 
@@ -652,7 +683,6 @@ class Exchange:
         price = mark_ticks * m.tick
         pnl = acct.position(m.market_id).apply_fill(-qty, price, m.step)
         acct.wallet += pnl
-        acct.realized += pnl
         order.filled = order.qty
         order.status = OrderStatus.FILLED
         acct.closed_orders.append(order)

@@ -24,7 +24,6 @@ class MarketState:
         self.step = config.step_size
         self.book = OrderBook(config.market_id)
         self.halted = False
-        self.margin_factor = Decimal(1)
         self.risk = MarketRisk(self.step, config.initial_price, config.initial_margin_rate,
                                config.maintenance_margin_rate)
         self.index = config.initial_price
@@ -64,7 +63,6 @@ class MarketState:
         self.risk.mark = self.mark
 
     def set_margin_factor(self, factor: Decimal) -> None:
-        self.margin_factor = factor
         self.risk.imr = min(self.config.initial_margin_rate * factor, Decimal(1))
 
     def record_trade(self, price: Decimal, quantity: Decimal, now_ms: int) -> None:

@@ -55,7 +55,6 @@ class VenueRuntime:
         self.sim = (MarketSimulator(self.exchange, sim_rng, self.faults.index_frozen)
                     if self.config.sim_enabled else None)
         self.closing = False
-        self.started_ms = clock()
         self._task: asyncio.Task | None = None
 
     # --- accounts and sessions ------------------------------------------------------

@@ -226,7 +226,7 @@ def test_reduce_only_that_would_increase_or_flip_is_rejected(exchange):
     assert order.status is OrderStatus.OPEN and order.reduce_only
 
 
-def test_reduce_only_resting_order_is_capped_to_the_position(exchange):
+def test_reduce_only_resting_order_is_trimmed_as_soon_as_the_position_shrinks(exchange):
     _long_one(exchange)
     ro, _ = exchange.place_order("taker", BTC, limit(Side.SELL, "1", "64100",
                                                      reduce_only=True))
@@ -234,14 +234,43 @@ def test_reduce_only_resting_order_is_capped_to_the_position(exchange):
     exchange.place_order("mm", BTC, limit(Side.BUY, "0.4", "63900"))
     exchange.place_order("taker", BTC, market(Side.SELL, "0.4"))
     assert exchange.accounts["taker"].qty(BTC) == 600
-    # mm lifts the reduce-only ask for 1: only 0.6 may trade, the rest is cancelled
+    # the reduce-only ask is cut to the 0.6 it can still reduce, at once
+    assert ro.qty == 600 and ro.status is OrderStatus.OPEN
+    assert depth(exchange) == ([], [(D("64100"), D("0.6"))])
+    assert exchange.accounts["taker"].open_sell[BTC] == 600
+    # mm lifts it for 1: 0.6 trades, mm's remaining 0.4 rests
     bid, fills = exchange.place_order("mm", BTC, limit(Side.BUY, "1", "64100"))
     assert [(f.price, f.quantity) for f in fills] == [(D("64100"), D("0.6"))]
     assert exchange.accounts["taker"].qty(BTC) == 0
-    assert ro.status is OrderStatus.CANCELLED and ro.filled == 600
+    assert ro.status is OrderStatus.FILLED and ro.filled == 600
     assert ro.order_id not in exchange.orders
     assert bid.status is OrderStatus.PARTIALLY_FILLED and bid.remaining == 400
     assert depth(exchange) == ([(D("64100"), D("0.4"))], [])
+
+
+def test_reduce_only_order_is_cancelled_when_the_position_closes_elsewhere(exchange):
+    _long_one(exchange)
+    ro, _ = exchange.place_order("taker", BTC, limit(Side.SELL, "1", "64100",
+                                                     reduce_only=True))
+    exchange.place_order("mm", BTC, limit(Side.BUY, "1", "63900"))
+    exchange.place_order("taker", BTC, market(Side.SELL, "1"))
+    assert ro.status is OrderStatus.CANCELLED
+    assert depth(exchange) == ([], [])
+    # nothing stale is left to be charged margin or to fool a fill-or-kill buyer
+    assert exchange.balances("taker")["initialMargin"] == 0
+    fok, fills = exchange.place_order("mm", BTC, limit(Side.BUY, "1", "64100",
+                                                       tif=TimeInForce.FOK))
+    assert fills == [] and fok.status is OrderStatus.CANCELLED
+
+
+def test_close_position_is_never_refused_for_margin(exchange):
+    # long 1 with 2 resting sells: the close (a reduce-only market sell of 1) adds no risk
+    _long_one(exchange)
+    exchange.place_order("taker", BTC, limit(Side.SELL, "2", "64500"))
+    exchange.place_order("mm", BTC, limit(Side.BUY, "1", "63900"))
+    exchange.set_margin_factor(BTC, D("20"))  # initial margin now 100% of notional
+    order, fills = exchange.close_position("taker", BTC)
+    assert order.status is OrderStatus.FILLED and exchange.accounts["taker"].qty(BTC) == 0
 
 
 def test_second_reduce_only_order_cancelled_when_position_is_gone(exchange):
