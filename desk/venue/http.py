@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -29,6 +30,8 @@ from desk.venue.errors import CODES, VenueError
 from desk.venue.exchange import OrderRequest
 from desk.venue.keys import ApiKey
 from desk.venue.runtime import RateLimited, VenueRuntime
+
+log = logging.getLogger("desk.venue")
 
 
 class JSON(Response):
@@ -74,8 +77,12 @@ class TimingAndFaults:
                 await error_response(err)(scope, receive, send)
                 return
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 dur = (time.perf_counter() - start) * 1000
                 headers.append((b"server-timing", f"app;dur={dur:.3f}".encode()))
@@ -85,7 +92,15 @@ class TimingAndFaults:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # a bug, not a refusal: log it, answer the contract's INTERNAL body with the
+            # usual headers, and keep the connection (never a traceback to the client)
+            log.exception("unhandled error in %s %s", scope.get("method"), scope["path"])
+            if not started:
+                response = error_response(VenueError("INTERNAL", "internal error"))
+                await response(scope, receive, send_with_headers)
 
 
 ERRORS = {status: {"model": s.ErrorOut} for status in sorted({v[0] for v in CODES.values()})}
@@ -109,19 +124,19 @@ async def read_key(request: Request, rt: Runtime,
     return rt.keys.authenticate(secret, _client_ip(request), trade=False)
 
 
-async def trade_key(request: Request, rt: Runtime,
-              secret: Annotated[str | None, Security(api_key)] = None) -> ApiKey:
-    key = rt.keys.authenticate(secret, _client_ip(request), trade=True)
-    request.state.rate_headers = rt.check_order_path(key.account_id).headers()
-    return key
+def _order_path_key(refusable: bool):
+    """A trade-scoped key, with the call counted against the account's rate limit.
 
+    `refusable=False` (cancel-all) is counted but never refused for rate.
+    """
 
-async def cancel_key(request: Request, rt: Runtime,
-               secret: Annotated[str | None, Security(api_key)] = None) -> ApiKey:
-    """Like `trade_key`, but cancel-all is counted and never refused for rate."""
-    key = rt.keys.authenticate(secret, _client_ip(request), trade=True)
-    request.state.rate_headers = rt.check_order_path(key.account_id, refusable=False).headers()
-    return key
+    async def dependency(request: Request, rt: Runtime,
+                         secret: Annotated[str | None, Security(api_key)] = None) -> ApiKey:
+        key = rt.keys.authenticate(secret, _client_ip(request), trade=True)
+        request.state.rate_headers = rt.check_order_path(key.account_id, refusable).headers()
+        return key
+
+    return dependency
 
 
 async def session_account(rt: Runtime,
@@ -131,8 +146,8 @@ async def session_account(rt: Runtime,
 
 
 ReadKey = Annotated[ApiKey, Depends(read_key)]
-TradeKey = Annotated[ApiKey, Depends(trade_key)]
-CancelKey = Annotated[ApiKey, Depends(cancel_key)]
+TradeKey = Annotated[ApiKey, Depends(_order_path_key(refusable=True))]
+CancelKey = Annotated[ApiKey, Depends(_order_path_key(refusable=False))]
 Session = Annotated[str, Depends(session_account)]
 MarketQuery = Annotated[str, Query(alias="marketId", min_length=1, max_length=32)]
 Interval = Annotated[int, Query(alias="intervalMs", ge=0, le=60_000)]
@@ -203,9 +218,6 @@ def _errors(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(_allowed_methods(request))
         return JSON(body, status_code=exc.status_code, headers=headers)
 
-    @app.exception_handler(Exception)
-    async def crash(request: Request, exc: Exception) -> JSON:
-        return error_response(VenueError("INTERNAL", "internal error"))
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -385,6 +397,7 @@ def _key_routes(app: FastAPI) -> None:
                 response_class=Response)
     async def revoke_key(rt: Runtime, account: Session, keyId: str) -> Response:
         rt.keys.revoke(account, keyId)
+        rt.hub.wake_key(keyId)  # its open private streams end now with KEY_REVOKED
         return Response(status_code=204)
 
 

@@ -66,6 +66,8 @@ class ApiKey:
             addr = ipaddress.ip_address(ip)
         except ValueError:
             return False
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped  # an IPv4 client on a dual-stack socket
         return any(addr in net for net in self.networks)
 
 
@@ -134,10 +136,10 @@ class KeyStore:
         key = self.by_hash.get(_sha256(secret)) if secret else None
         if key is None:
             raise VenueError("UNAUTHENTICATED", "a valid x-api-key header is required")
-        self.check(key)
-        if not key.allows(ip):
+        if not key.allows(ip):  # before any news of the key's state to a stranger
             raise VenueError("IP_NOT_ALLOWED", f"this key does not allow requests from {ip}",
                              {"ip": ip, "id": key.key_id})
+        self.check(key)
         if trade and key.scope != "trade":
             raise VenueError("FORBIDDEN_SCOPE", "this route needs a key with scope 'trade'",
                              {"scope": key.scope, "id": key.key_id})
