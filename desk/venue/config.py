@@ -109,6 +109,7 @@ class VenueConfig(_Strict):
     sim_step_ms: int = Field(100, ge=10)
     seed: int = 7
     max_closed_orders: int = Field(1000, ge=10, description="closed orders kept per account")
+    max_accounts: int = Field(1000, ge=3, description="accounts, the two synthetic ones included")
 
     @model_validator(mode="after")
     def _unique(self) -> VenueConfig:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from desk.venue.errors import VenueError
 
 DAY_MS = 86_400_000
+MAX_SESSIONS = 16  # per account
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -83,8 +84,12 @@ class KeyStore:
     # --- sessions -------------------------------------------------------------------
 
     def new_session(self, account_id: str) -> str:
+        """A new session token; an account keeps its newest MAX_SESSIONS sessions."""
         token = "ocx_sess_" + self.token(32)
         self.sessions[_sha256(token)] = account_id
+        mine = [h for h, a in self.sessions.items() if a == account_id]
+        for stale in mine[:-MAX_SESSIONS]:  # dicts keep insertion order: oldest first
+            del self.sessions[stale]
         return token
 
     def session_account(self, token: str | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import secrets
 import time
@@ -27,6 +28,8 @@ from desk.venue.market_sim import MAKER, TAKER, MarketSimulator
 from desk.venue.ratelimit import RateLimiter
 from desk.venue.schemas import FaultIn
 from desk.venue.streams import StreamHub
+
+log = logging.getLogger("desk.venue")
 
 
 def system_clock_ms() -> int:
@@ -55,6 +58,7 @@ class VenueRuntime:
         self.sim = (MarketSimulator(self.exchange, sim_rng, self.faults.index_frozen)
                     if self.config.sim_enabled else None)
         self.closing = False
+        self.sim_errors = 0
         self._task: asyncio.Task | None = None
 
     # --- accounts and sessions ------------------------------------------------------
@@ -62,7 +66,12 @@ class VenueRuntime:
     def dev_session(self, account_id: str) -> str:
         if account_id in (MAKER, TAKER):
             raise field_error("account", f"{account_id!r} is reserved for the simulation")
-        self.exchange.open_account(account_id)
+        ex = self.exchange
+        if account_id not in ex.accounts and len(ex.accounts) >= self.config.max_accounts:
+            raise VenueError("BAD_REQUEST", f"the embedded venue holds at most "
+                                            f"{self.config.max_accounts} accounts",
+                             {"maxAccounts": self.config.max_accounts})
+        ex.open_account(account_id)
         return self.keys.new_session(account_id)
 
     # --- simulation loop --------------------------------------------------------------
@@ -82,7 +91,11 @@ class VenueRuntime:
         while not self.closing:
             await asyncio.sleep(step_s)
             now = self.clock()
-            self.step(min(max(now - last, 1), 1000))
+            try:
+                self.step(min(max(now - last, 1), 1000))
+            except Exception:  # a bug must not silently stop marks, liquidations and makers
+                self.sim_errors += 1
+                log.exception("simulation step failed")
             last = now
 
     def start(self) -> None:
@@ -175,7 +188,7 @@ class VenueRuntime:
             "account": a.account_id, "synthetic": a.unlimited, "openOrders": len(a.open_orders),
             "equity": views.dec(a.equity(ex.risks)), "liquidations": a.liquidations,
         } for a in ex.accounts.values()]
-        counters = dict(ex.counters)
+        counters = dict(ex.counters, sim_errors=self.sim_errors)
         if self.sim is not None:
             counters.update({f"sim_{k}": v for k, v in self.sim.counters.items()})
         counters.update({f"streams_{k}": v for k, v in self.hub.counts().items()})
@@ -185,12 +198,17 @@ class VenueRuntime:
     def check_order_path(self, account_id: str, refusable: bool = True):
         """Count an order-path call; raise 429 when over the limit or a fault says so."""
         if refusable and self.faults.take_rate_limit():
+            # an injected one-off refusal: nothing left right now, try again in a second
             state = self.limiter.peek(account_id)
-            raise RateLimited(state.reset_ms, state.headers())
+            headers = {**state.headers(), "X-RateLimit-Remaining": "0"}
+            raise RateLimited(FAULT_RETRY_MS, headers)
         state = self.limiter.hit(account_id, refusable)
         if not state.allowed:
             raise RateLimited(state.reset_ms, state.headers())
         return state
+
+
+FAULT_RETRY_MS = 1000
 
 
 class RateLimited(VenueError):

@@ -1,7 +1,10 @@
 """Run the embedded venue on uvicorn: in the foreground (`desk venue`) or in a thread.
 
-uvicorn binds the port itself (port 0 picks a free one), so its sockets get
-TCP_NODELAY; the real port is read back from the bound socket once started.
+The listening socket is bound here, before uvicorn starts, so that a busy port
+is a plain `OSError` for the caller (uvicorn itself would `sys.exit`). It is made
+with IPPROTO_TCP and TCP_NODELAY: a protocol-0 socket never gets TCP_NODELAY from
+asyncio and every response would stall ~40 ms. Port 0 picks a free port; the
+real one is read back from the socket.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import socket
 import threading
 from collections.abc import Callable
 
@@ -35,6 +39,20 @@ def check_host(host: str, allow_remote: bool) -> None:
             f"(pass --allow-remote to expose it)")
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket on host:port (OSError if the port is taken)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class _Uvicorn(uvicorn.Server):
     """uvicorn that ends open SSE streams as soon as it is asked to exit.
 
@@ -56,6 +74,7 @@ class VenueServer:
         check_host(host, allow_remote)
         self.runtime = runtime or VenueRuntime()
         self.host = host
+        self._port = port
         config = uvicorn.Config(create_app(self.runtime), host=host, port=port,
                                 log_level=log_level, access_log=False, lifespan="on",
                                 timeout_graceful_shutdown=3, ws="none")
@@ -87,7 +106,8 @@ class VenueServer:
     async def serve(self, ready: Callable[[str], None] | None = None) -> None:
         """Serve until asked to exit (Ctrl-C/SIGTERM in the main thread, or `stop()`)."""
         self._loop = asyncio.get_running_loop()
-        task = asyncio.create_task(self.server.serve())
+        sock = bind(self.host, self._port)
+        task = asyncio.create_task(self.server.serve(sockets=[sock]))
         while not self.server.started:
             if task.done():
                 await task  # a failed start (port in use...) raises here

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from desk.domain import fmt
@@ -16,7 +16,10 @@ EIGHT_DP = Decimal("0.00000001")
 
 def money(value: Decimal) -> str:
     """Money and ratios on the wire: exact inside, rounded to 8 decimals (half-even) out."""
-    return fmt(value.quantize(EIGHT_DP))
+    try:
+        return fmt(value.quantize(EIGHT_DP))
+    except InvalidOperation:  # too many digits to round (a ratio over a vanishing equity)
+        return fmt(value)
 
 
 def iso(ms: int | None) -> str | None:

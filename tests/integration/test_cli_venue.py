@@ -6,6 +6,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -125,3 +126,53 @@ def test_bad_arguments_are_argparse_errors(env, args, needle):
     assert proc.stdout == ""
     assert "usage:" in proc.stderr and needle in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_busy_port_is_a_clear_error(env):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run([*BASE_CMD, "--port", str(port)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 1
+    assert "listening" not in proc.stdout
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_settings_file_and_environment_reach_the_venue(env, tmp_path):
+    config = tmp_path / "desk.toml"
+    config.write_text("[venue]\nrate_limit_per_minute = 77\n")
+    env = {**env, "DESK_VENUE__HEARTBEAT_S": "0.2"}
+    cmd = [*BASE_CMD[:3], "--config", str(config), "venue", "--port", "0", "--no-sim"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        url = READY.fullmatch(_readline(proc, 15).rstrip("\n")).group(1)
+        with httpx.Client(base_url=url, timeout=5) as c:
+            token = c.post("/auth/dev-session", json={"account": "desk"}).json()["token"]
+            r = c.post("/perps/me/api-keys", headers={"Authorization": f"Bearer {token}"},
+                       json={"name": "k", "scope": "trade"})
+            key = r.json()["secret"]
+            r = c.post("/perps/orders/cancel-all", headers={"x-api-key": key})
+            assert r.headers["x-ratelimit-limit"] == "77"
+            with c.stream("GET", "/perps/book-stream", params={"marketId": "BTC-PERP"}) as s:
+                lines = s.iter_lines()
+                start = time.monotonic()
+                while next(lines) != ":heartbeat":
+                    pass
+                assert time.monotonic() - start < 2
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    assert proc.returncode == 0
+
+
+def test_a_bad_settings_file_is_a_clear_error(env, tmp_path):
+    config = tmp_path / "desk.toml"
+    config.write_text("[venue]\nheartbeat_s = -1\n")
+    proc = subprocess.run([*BASE_CMD[:3], "--config", str(config), "venue", "--port", "0"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 2
+    assert "venue.heartbeat_s" in proc.stderr and "Traceback" not in proc.stderr
