@@ -133,6 +133,7 @@ class VenueServer:
         self._thread = threading.Thread(target=run, name="desk-venue", daemon=True)
         self._thread.start()
         if not started.wait(timeout):
+            self.stop()
             raise TimeoutError("the embedded venue did not start in time")
         if failure:
             raise failure[0]
