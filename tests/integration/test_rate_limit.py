@@ -94,12 +94,17 @@ def test_refused_at_the_limit_with_retry_after(limited):
     assert book(c) == before
 
 
-def test_cancel_all_is_never_refused_for_rate(limited):
-    c, trader, _ = limited
+def _use_up_the_window(trader) -> None:
+    """Five orders fill the limit of 5; the sixth is refused."""
     for _ in range(5):
         ok(trader.post("/perps/orders", limit_order("buy", "63000", "0.001")))
     r = trader.post("/perps/orders", limit_order("buy", "63000", "0.001"))
     assert_error(r, 429, "ORDER_RATE_LIMIT")
+
+
+def test_cancel_all_is_never_refused_for_rate(limited):
+    c, trader, _ = limited
+    _use_up_the_window(trader)
     for _ in range(3):
         r = trader.post("/perps/orders/cancel-all", {})
         assert r.status_code == 200, r.text
@@ -131,10 +136,7 @@ def test_counted_per_account_across_its_keys(limited):
 
 def test_reads_and_streams_are_not_limited(limited):
     c, trader, _ = limited
-    for _ in range(5):
-        ok(trader.post("/perps/orders", limit_order("buy", "63000", "0.001")))
-    r = trader.post("/perps/orders", limit_order("buy", "63000", "0.001"))
-    assert_error(r, 429, "ORDER_RATE_LIMIT")
+    _use_up_the_window(trader)
     for _ in range(3):
         for path, params in [("/perps/balances", {}), ("/perps/orders", {}),
                              ("/perps/positions", {}), ("/perps/fees/me", {}),
