@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -55,28 +56,40 @@ def _field_name(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
+# POST routes on the order path: authenticated (trade scope) and counted against the
+# account's rate limit before their body is read, so that a malformed body is still
+# a 401 without a key and still carries X-RateLimit-* with one
+ORDER_PATH = re.compile(r"/perps/(orders(/preview|/cancel-all|/[^/]+/cancel)?|quotes/bulk"
+                        r"|positions/close)")
+CANCEL_ALL = "/perps/orders/cancel-all"  # counted, never refused for rate
+
+
 class TimingAndFaults:
-    """Pure ASGI middleware: injected latency and 503 bursts, Server-Timing, rate headers."""
+    """Pure ASGI middleware: injected latency and 503 bursts, order-path authentication
+    and rate counting, Server-Timing and X-RateLimit-* headers, and a contract body
+    for any unexpected error."""
 
     def __init__(self, app: ASGIApp, runtime: VenueRuntime):
         self.app = app
         self.runtime = runtime
+
+    def _order_path(self, scope: Scope) -> ApiKey:
+        headers = dict(scope["headers"])
+        secret = headers.get(b"x-api-key")
+        client = scope.get("client")
+        key = self.runtime.keys.authenticate(secret.decode("latin-1") if secret else None,
+                                             client[0] if client else None, trade=True)
+        refusable = scope["path"] != CANCEL_ALL
+        scope["state"]["rate_headers"] = self.runtime.check_order_path(
+            key.account_id, refusable).headers()
+        return key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        faults = self.runtime.faults
-        if scope["path"].startswith("/perps"):
-            delay = faults.extra_latency_ms()
-            if delay:
-                await asyncio.sleep(delay / 1000)
-            if faults.take_error():
-                err = VenueError("UNAVAILABLE", "the venue is unavailable (injected error burst)")
-                await error_response(err)(scope, receive, send)
-                return
-
+        state = scope.setdefault("state", {})
         started = False
 
         async def send_with_headers(message: Message) -> None:
@@ -86,12 +99,26 @@ class TimingAndFaults:
                 headers = list(message.get("headers", []))
                 dur = (time.perf_counter() - start) * 1000
                 headers.append((b"server-timing", f"app;dur={dur:.3f}".encode()))
-                rate = scope.get("state", {}).get("rate_headers")
+                rate = state.get("rate_headers")
                 if rate and not any(k == b"x-ratelimit-limit" for k, _ in headers):
                     headers += [(k.lower().encode(), v.encode()) for k, v in rate.items()]
                 message["headers"] = headers
             await send(message)
 
+        faults = self.runtime.faults
+        try:
+            if scope["path"].startswith("/perps"):
+                delay = faults.extra_latency_ms()
+                if delay:
+                    await asyncio.sleep(delay / 1000)
+                if faults.take_error():
+                    raise VenueError("UNAVAILABLE",
+                                     "the venue is unavailable (injected error burst)")
+                if scope["method"] == "POST" and ORDER_PATH.fullmatch(scope["path"]):
+                    state["order_key"] = self._order_path(scope)
+        except VenueError as err:
+            await error_response(err)(scope, receive, send_with_headers)
+            return
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception:
@@ -124,19 +151,13 @@ async def read_key(request: Request, rt: Runtime,
     return rt.keys.authenticate(secret, _client_ip(request), trade=False)
 
 
-def _order_path_key(refusable: bool):
-    """A trade-scoped key, with the call counted against the account's rate limit.
-
-    `refusable=False` (cancel-all) is counted but never refused for rate.
-    """
-
-    async def dependency(request: Request, rt: Runtime,
+async def order_path_key(request: Request,
                          secret: Annotated[str | None, Security(api_key)] = None) -> ApiKey:
-        key = rt.keys.authenticate(secret, _client_ip(request), trade=True)
-        request.state.rate_headers = rt.check_order_path(key.account_id, refusable).headers()
-        return key
+    """The trade key the middleware authenticated (and counted) before the body was read.
 
-    return dependency
+    `secret` is declared for the OpenAPI schema's security section.
+    """
+    return request.state.order_key
 
 
 async def session_account(rt: Runtime,
@@ -146,8 +167,7 @@ async def session_account(rt: Runtime,
 
 
 ReadKey = Annotated[ApiKey, Depends(read_key)]
-TradeKey = Annotated[ApiKey, Depends(_order_path_key(refusable=True))]
-CancelKey = Annotated[ApiKey, Depends(_order_path_key(refusable=False))]
+TradeKey = Annotated[ApiKey, Depends(order_path_key)]
 Session = Annotated[str, Depends(session_account)]
 MarketQuery = Annotated[str, Query(alias="marketId", min_length=1, max_length=32)]
 Interval = Annotated[int, Query(alias="intervalMs", ge=0, le=60_000)]
@@ -310,7 +330,7 @@ def _trading_routes(app: FastAPI) -> None:
         return JSON(views.order_view(order, rt.exchange.markets[order.market_id]))
 
     @app.post("/perps/orders/cancel-all", responses={200: {"model": s.CancelAllOut}, **ERRORS})
-    async def cancel_all(rt: Runtime, key: CancelKey, body: s.CancelAllIn | None = None) -> JSON:
+    async def cancel_all(rt: Runtime, key: TradeKey, body: s.CancelAllIn | None = None) -> JSON:
         body = body or s.CancelAllIn()
         ids = rt.exchange.cancel_all(key.account_id, body.marketId, body.quoteId)
         return JSON({"cancelled": ids, "count": len(ids)})

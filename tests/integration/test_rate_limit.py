@@ -153,3 +153,19 @@ def test_reads_and_streams_are_not_limited(limited):
 def test_default_limit_is_1200(trader):
     r = trader.post("/perps/orders", limit_order("buy", "63000", "0.001"))
     assert assert_rate_headers(r)[:2] == (1200, 1199)
+
+
+def test_the_key_is_checked_and_counted_before_the_body_is_read(client, trader):
+    garbage = {"content": b"{not json", "headers": {"content-type": "application/json"}}
+    r = client.post("/perps/quotes/bulk", **garbage)
+    assert_error(r, 401, "UNAUTHENTICATED")
+    r = client.post("/perps/quotes/bulk", **{**garbage,
+                                             "headers": {**garbage["headers"], **trader.read}})
+    assert_error(r, 403, "FORBIDDEN_SCOPE")
+    r = client.post("/perps/quotes/bulk", **{**garbage,
+                                             "headers": {**garbage["headers"], **trader.trade}})
+    assert_error(r, 400, "BAD_REQUEST")
+    _, remaining, _ = assert_rate_headers(r)
+    r = client.post("/perps/orders", **{**garbage,
+                                        "headers": {**garbage["headers"], **trader.trade}})
+    assert assert_rate_headers(r)[1] == remaining - 1
