@@ -619,12 +619,14 @@ class Exchange:
             self._check_tradable(m)
         except VenueError as err:
             reason = err
-        for req in levels:
+        for i, req in enumerate(levels):
             try:
                 order = self._new_order(acct, m, req, None, live, mint=False)
                 self._check_post_only(m, order, ignore)
             except VenueError as err:
-                reason = reason or err
+                if reason is None:  # the first refusal, naming its level in a ladder
+                    where = f"quotes[{i}]: " if len(levels) > 1 else ""
+                    reason = VenueError(err.code, where + err.message, err.details)
                 continue
             if order.client_order_id is not None:
                 live.add(order.client_order_id)

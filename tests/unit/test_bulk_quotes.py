@@ -293,3 +293,11 @@ def test_preview_of_a_replacement_ignores_the_quotes_it_replaces(exchange):
     assert out["approved"] is True and out["feeRole"] == "maker"
     res = exchange.bulk_quote("mm", BTC, "q2", True, levels)
     assert res.rejected == [] and len(res.accepted) == 1
+
+
+def test_bulk_preview_names_the_first_refused_level(exchange):
+    out = exchange.preview("mm", BTC, [lvl(Side.BUY, "1", "63990"),
+                                       lvl(Side.SELL, "1", "64010.05")])
+    assert out["approved"] is False
+    assert out["reason"] == ("INVALID_TICK: quotes[1]: price 64010.05 is not a multiple of "
+                             "the tick 0.1")

@@ -769,3 +769,16 @@ def test_venue_error_body_and_status():
 ])
 def test_error_statuses_match_the_contract(code, status):
     assert VenueError(code, "m").status == status
+
+
+def test_a_preview_does_not_change_later_order_ids(clock):
+    def fresh():
+        ex = Exchange(VenueConfig(sim_enabled=False), clock, random.Random(1))
+        ex.open_account("mm")
+        return ex
+
+    plain, previewed = fresh(), fresh()
+    previewed.preview("mm", BTC, [limit(Side.BUY, "1", "63990")])
+    a, _ = plain.place_order("mm", BTC, limit(Side.BUY, "1", "63990"))
+    b, _ = previewed.place_order("mm", BTC, limit(Side.BUY, "1", "63990"))
+    assert a.order_id == b.order_id
