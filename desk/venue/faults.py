@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 KINDS = ("freeze_index", "drop_streams", "seq_gap", "stop_heartbeats", "rate_limit",
          "error_burst", "latency", "halt_market", "margin_squeeze")
@@ -25,7 +24,7 @@ class Faults:
     latency_ms: int = 0
     latency_until: int = 0
     halted: dict[str, int] = field(default_factory=dict)  # market -> until ms
-    squeezed: dict[str, tuple[Decimal, int]] = field(default_factory=dict)  # market -> factor
+    squeezed: dict[str, int] = field(default_factory=dict)  # market -> until ms
     injected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
 
     def index_frozen(self, market_id: str) -> bool:
@@ -55,7 +54,7 @@ class Faults:
         unhalt = [m for m, until in self.halted.items() if now >= until]
         for m in unhalt:
             del self.halted[m]
-        unsqueeze = [m for m, (_, until) in self.squeezed.items() if now >= until]
+        unsqueeze = [m for m, until in self.squeezed.items() if now >= until]
         for m in unsqueeze:
             del self.squeezed[m]
         return unhalt, unsqueeze

@@ -158,7 +158,7 @@ class VenueRuntime:
             if factor < 1:
                 raise field_error("factor", "a squeeze multiplies margin by 1 or more")
             for m in markets:
-                f.squeezed[m] = (factor, until)
+                f.squeezed[m] = until
                 self.exchange.set_margin_factor(m, factor)
             out.update(markets=markets, factor=views.dec(factor), until=views.iso(until))
         f.injected[kind] += 1

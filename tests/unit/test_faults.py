@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from desk.venue.faults import KINDS, Faults
 from tests.helpers import T0
 
@@ -80,7 +78,7 @@ def test_halt_and_squeeze_expire_and_are_forgotten(clock):
     f = Faults(clock)
     f.halted[BTC] = T0 + 1_000
     f.halted[ETH] = T0 + 3_000
-    f.squeezed[BTC] = (Decimal(5), T0 + 2_000)
+    f.squeezed[BTC] = T0 + 2_000
     assert f.describe()["halted"] == [BTC, ETH]
     assert f.describe()["squeezed"] == [BTC]
     assert f.expired() == ([], [])
