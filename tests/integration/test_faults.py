@@ -76,19 +76,22 @@ def test_freeze_index_stops_the_index_stream(make_venue):
                 ev = events.next()
                 assert ev.event == "index"  # flowing
             last_id = int(ev.id)
-            out = inject(c, trader.session, kind="freeze_index", marketId=ETH, seconds=1.0)
+            out = inject(c, trader.session, kind="freeze_index", marketId=ETH, seconds=2.0)
             assert out["markets"] == [ETH]
             until = iso_ms(out["until"])
-            frozen_at = until - 1000
+            frozen_at = until - 2000
             state = ok(c.get("/sim/state", headers=trader.bearer))
             frozen = {m["marketId"]: m["indexFrozen"] for m in state["markets"]}
             assert frozen == {BTC: False, ETH: True, "SOL-PERP": False}
 
-            during = events.until(0.8)
+            # listen only while the freeze surely holds: a loaded machine may be slow here
+            listen_s = (until - time.time_ns() // 1_000_000) / 1000 - 0.4
+            assert listen_s > 0.5, f"too slow to observe the freeze ({listen_s:.2f} s left)"
+            during = events.until(listen_s)
             assert all(ev.json()["ts"] <= frozen_at for _, ev in during), [
                 ev.data for _, ev in during]
             assert len(during) <= 2  # at most what was already on its way
-            assert events.heartbeats >= 2  # idle, so heartbeats instead
+            assert events.heartbeats >= 1  # idle, so heartbeats instead
 
             after = events.next(timeout=3)
             assert after.json()["ts"] >= until
