@@ -1,0 +1,356 @@
+"""The REST side of the OCX client: every route of the contract on one pooled
+`httpx.AsyncClient` per venue.
+
+How each call may be retried is decided by what it is (`Call`):
+
+- READ: GETs. Retried on transport trouble and 429, with backoff.
+- IDEMPOTENT: order-path calls a replay cannot double (orders and quotes carry a
+  `clientOrderId` on every level, cancels). Retried like reads; an order whose
+  retry meets DUPLICATE_CLIENT_ORDER_ID is looked up, because the first try landed.
+- UNSAFE: `positions/close` (a replay could close twice). Resent only when the
+  request surely never left (connect failure) or the venue said 429.
+- CANCEL: `cancel-all`. Retried like IDEMPOTENT but never held back by the local
+  rate-limit budget: pulling quotes must always go out at once.
+
+Order-path calls wait for the rate window to reset when the venue reported it
+spent; a 429 waits `retryAfterMs` (plus jitter). No loop retries without a wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
+
+from desk.domain import fmt
+from desk.domain import records as r
+from desk.domain.errors import (
+    DuplicateClientOrderIdError,
+    RateLimitedError,
+    TransportError,
+    VenueCallError,
+)
+from desk.ocx import wire as w
+from desk.ocx.config import ClientConfig
+from desk.ocx.errors import error_from_response
+from desk.ocx.ids import new_client_order_id
+from desk.ocx.pacing import RateLimitState, full_jitter
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Call(enum.Enum):
+    READ = "read"
+    IDEMPOTENT = "idempotent"
+    UNSAFE = "unsafe"
+    CANCEL = "cancel"
+
+
+class OcxClient:
+    """One venue, one key (and optionally a session for key management).
+
+    Secrets live only in private attributes; `repr()` never shows them.
+    """
+
+    def __init__(self, base_url: str, *, api_key: str | None = None,
+                 session: str | None = None, config: ClientConfig | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 rng: random.Random | None = None,
+                 new_coid: Callable[[], str] = new_client_order_id):
+        self.config = cfg = config or ClientConfig()
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._session = session
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self.rng = rng or random.Random(0)
+        self.new_coid = new_coid
+        self.rate = RateLimitState()
+        self.retries = 0  # resends made, for health and tests
+        self.http = httpx.AsyncClient(
+            base_url=self.base_url, transport=transport,
+            timeout=httpx.Timeout(connect=cfg.connect_timeout_s, read=cfg.read_timeout_s,
+                                  write=cfg.write_timeout_s, pool=cfg.pool_timeout_s),
+            limits=httpx.Limits(max_connections=cfg.max_connections,
+                                max_keepalive_connections=cfg.max_connections),
+            headers={"accept": "application/json"})
+
+    def __repr__(self) -> str:
+        return (f"OcxClient({self.base_url!r}, key={'set' if self._api_key else 'none'}, "
+                f"session={'set' if self._session else 'none'})")
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> OcxClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def with_session(self, token: str) -> None:
+        self._session = token
+
+    def key_headers(self) -> dict[str, str]:
+        """The auth headers of the key, for the streams sharing this client."""
+        if not self._api_key:
+            raise VenueCallError("no API key configured for this venue")
+        return {"x-api-key": self._api_key}
+
+    def _session_headers(self) -> dict[str, str]:
+        if not self._session:
+            raise VenueCallError("key management needs a venue session token")
+        return {"authorization": f"Bearer {self._session}"}
+
+    # --- the one request path -------------------------------------------------------
+
+    async def _send(self, method: str, path: str, call: Call, headers: dict[str, str],
+                    body: Any = None, params: dict[str, Any] | None = None,
+                    order_path: bool = False) -> httpx.Response:
+        cfg = self.config
+        attempt = 0
+        waited = 0.0
+        while True:
+            attempt += 1
+            if order_path and call is not Call.CANCEL:
+                hold = self.rate.wait_s(self.monotonic())
+                if hold > 0:
+                    if waited + hold > cfg.max_rate_wait_s:
+                        raise RateLimitedError("ORDER_RATE_LIMIT", "rate window spent; not "
+                                               "sending", 429, retry_after_s=hold)
+                    waited += hold
+                    await self.sleep(hold)
+                self.rate.spend(self.monotonic())
+            try:
+                response = await self.http.request(method, path, json=body, params=params,
+                                                   headers=headers)
+            except httpx.HTTPError as exc:
+                err: VenueCallError = _transport_error(exc, f"{method} {path}")
+            else:
+                if order_path:
+                    self.rate.update(response.headers, self.monotonic())
+                if response.status_code < 300:
+                    return response
+                err = error_from_response(response, f"{method} {path}")
+            if isinstance(err, RateLimitedError):
+                self.rate.limited_for(err.retry_after_s, self.monotonic())
+            if attempt >= cfg.max_attempts or not _may_retry(err, call):
+                err.attempts = attempt  # type: ignore[attr-defined]
+                raise err
+            delay = full_jitter(attempt, cfg.backoff_base_s, cfg.backoff_cap_s, self.rng)
+            if isinstance(err, RateLimitedError):
+                delay += err.retry_after_s
+                if waited + delay > cfg.max_rate_wait_s:
+                    raise err
+            waited += delay
+            self.retries += 1
+            await self.sleep(delay)
+
+    async def _json(self, model: type[M], method: str, path: str, call: Call,
+                    headers: dict[str, str], body: Any = None,
+                    params: dict[str, Any] | None = None, order_path: bool = False) -> M:
+        response = await self._send(method, path, call, headers, body, params, order_path)
+        try:
+            return model.model_validate_json(response.content)
+        except PydanticError as exc:
+            raise TransportError(f"{method} {path}: a 200 with a body that is not the "
+                                 f"contract's ({exc.error_count()} problems, first at "
+                                 f"{_loc(exc)})", "bad_response", response.status_code) from None
+
+    async def _list(self, adapter: Any, path: str, params: dict[str, Any] | None = None,
+                    headers: dict[str, str] | None = None) -> list:
+        response = await self._send("GET", path, Call.READ, headers or {}, params=params)
+        try:
+            return adapter.validate_json(response.content)
+        except PydanticError as exc:
+            raise TransportError(f"GET {path}: a 200 with a body that is not the contract's "
+                                 f"(first problem at {_loc(exc)})", "bad_response",
+                                 response.status_code) from None
+
+    # --- public market data ---------------------------------------------------------
+
+    async def markets(self) -> list[r.Market]:
+        return [m.to_domain() for m in await self._list(w.MARKETS, "/perps/markets")]
+
+    async def orderbook(self, market_id: str, depth: int = 25) -> w.OrderBookW:
+        return await self._json(w.OrderBookW, "GET", f"/perps/orderbook/{market_id}",
+                                Call.READ, {}, params={"depth": depth})
+
+    async def market_stats(self, market_id: str) -> w.MarketStatsW:
+        return await self._json(w.MarketStatsW, "GET", "/perps/market-stats", Call.READ, {},
+                                params={"marketId": market_id})
+
+    async def fees(self) -> w.FeesW:
+        return await self._json(w.FeesW, "GET", "/perps/fees", Call.READ, {})
+
+    # --- account --------------------------------------------------------------------
+
+    async def balances(self) -> r.Balances:
+        out = await self._json(w.BalancesW, "GET", "/perps/balances", Call.READ,
+                               self.key_headers())
+        return out.to_domain()
+
+    async def positions(self) -> list[r.Position]:
+        rows = await self._list(w.POSITIONS, "/perps/positions", headers=self.key_headers())
+        return [p.to_domain() for p in rows]
+
+    async def orders(self, market_id: str | None = None,
+                     status: str | None = None) -> list[r.Order]:
+        params = {k: v for k, v in (("marketId", market_id), ("status", status)) if v}
+        rows = await self._list(w.ORDERS, "/perps/orders", params, self.key_headers())
+        return [o.to_domain() for o in rows]
+
+    async def my_fees(self) -> w.MyFeesW:
+        return await self._json(w.MyFeesW, "GET", "/perps/fees/me", Call.READ,
+                                self.key_headers())
+
+    # --- trading --------------------------------------------------------------------
+
+    async def preview_order(self, order: r.OrderRequest) -> r.Preview:
+        out = await self._json(w.PreviewW, "POST", "/perps/orders/preview", Call.READ,
+                               self.key_headers(), _order_body(order, order.client_order_id))
+        return out.to_domain()
+
+    async def preview_quotes(self, market_id: str, levels: Sequence[r.QuoteLevel],
+                             cancel_all: bool = True) -> r.Preview:
+        body = _bulk_body(market_id, "preview", levels, cancel_all)
+        out = await self._json(w.PreviewW, "POST", "/perps/orders/preview", Call.READ,
+                               self.key_headers(), body)
+        return out.to_domain()
+
+    async def place_order(self, order: r.OrderRequest) -> r.Order:
+        coid = order.client_order_id or self.new_coid()
+        try:
+            out = await self._json(w.OrderW, "POST", "/perps/orders", Call.IDEMPOTENT,
+                                   self.key_headers(), _order_body(order, coid),
+                                   order_path=True)
+        except DuplicateClientOrderIdError as err:
+            if getattr(err, "attempts", 1) == 1:
+                raise
+            # our earlier try landed: that order is the answer
+            for live in await self.orders(order.market_id):
+                if live.client_order_id == coid:
+                    return live
+            raise
+        return out.to_domain()
+
+    async def cancel_order(self, order_id: str) -> r.Order:
+        out = await self._json(w.OrderW, "POST", f"/perps/orders/{order_id}/cancel",
+                               Call.IDEMPOTENT, self.key_headers(), order_path=True)
+        return out.to_domain()
+
+    async def bulk_quote(self, market_id: str, quote_id: str, levels: Sequence[r.QuoteLevel],
+                         cancel_all: bool = True) -> r.BulkResult:
+        out = await self._json(w.BulkResultW, "POST", "/perps/quotes/bulk", Call.IDEMPOTENT,
+                               self.key_headers(),
+                               _bulk_body(market_id, quote_id, levels, cancel_all),
+                               order_path=True)
+        return out.to_domain()
+
+    async def cancel_all(self, market_id: str | None = None,
+                         quote_id: str | None = None) -> list[str]:
+        body = {k: v for k, v in (("marketId", market_id), ("quoteId", quote_id)) if v}
+        out = await self._json(w.CancelAllW, "POST", "/perps/orders/cancel-all", Call.CANCEL,
+                               self.key_headers(), body, order_path=True)
+        return out.cancelled
+
+    async def close_position(self, market_id: str,
+                             quantity: Decimal | None = None) -> r.CloseResult:
+        body: dict[str, Any] = {"marketId": market_id}
+        if quantity is not None:
+            body["quantity"] = fmt(quantity)
+        out = await self._json(w.CloseW, "POST", "/perps/positions/close", Call.UNSAFE,
+                               self.key_headers(), body, order_path=True)
+        return out.to_domain()
+
+    # --- API keys (session) -----------------------------------------------------------
+
+    async def api_keys(self) -> list[w.ApiKeyW]:
+        out = await self._json(w.ApiKeysW, "GET", "/perps/me/api-keys", Call.READ,
+                               self._session_headers())
+        return out.keys
+
+    async def create_api_key(self, name: str, scope: str, allowed_ips: Sequence[str] = (),
+                             expires_in_days: int | None = None) -> w.CreatedKeyW:
+        body: dict[str, Any] = {"name": name, "scope": scope, "allowedIps": list(allowed_ips)}
+        if expires_in_days is not None:
+            body["expiresInDays"] = expires_in_days
+        # not retried on ambiguity: a replay would mint a second key
+        return await self._json(w.CreatedKeyW, "POST", "/perps/me/api-keys", Call.UNSAFE,
+                                self._session_headers(), body)
+
+    async def revoke_api_key(self, key_id: str) -> None:
+        await self._send("DELETE", f"/perps/me/api-keys/{key_id}", Call.IDEMPOTENT,
+                         self._session_headers())
+
+    # --- [embedded only] ----------------------------------------------------------------
+
+    async def dev_session(self, account: str = "desk") -> str:
+        """Ask an embedded venue for a session (a real venue has no such route)."""
+        out = await self._json(w.SessionW, "POST", "/auth/dev-session", Call.UNSAFE, {},
+                               {"account": account})
+        return out.token
+
+    async def sim_state(self) -> dict[str, Any]:
+        response = await self._send("GET", "/sim/state", Call.READ, self._session_headers())
+        return response.json()
+
+    async def inject_fault(self, kind: str, **fields: Any) -> dict[str, Any]:
+        body = {"kind": kind, **{k: v for k, v in fields.items() if v is not None}}
+        response = await self._send("POST", "/sim/faults", Call.UNSAFE,
+                                    self._session_headers(), body)
+        return response.json()
+
+
+def _may_retry(err: VenueCallError, call: Call) -> bool:
+    if isinstance(err, RateLimitedError):
+        return True
+    if not isinstance(err, TransportError):
+        return False
+    return err.unsent if call is Call.UNSAFE else True
+
+
+def _transport_error(exc: httpx.HTTPError, what: str) -> TransportError:
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        kind = "connect"
+    elif isinstance(exc, httpx.TimeoutException):
+        kind = "timeout"
+    else:
+        kind = "network"
+    return TransportError(f"{what}: {type(exc).__name__} {exc}".rstrip(), kind)
+
+
+def _loc(exc: PydanticError) -> str:
+    first = exc.errors()[0]
+    return ".".join(str(p) for p in first["loc"]) or "the top level"
+
+
+def _order_body(order: r.OrderRequest, coid: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"marketId": order.market_id, "type": order.type.value,
+                            "side": order.side.value, "quantity": fmt(order.quantity),
+                            "timeInForce": order.time_in_force.value,
+                            "postOnly": order.post_only, "reduceOnly": order.reduce_only}
+    if order.price is not None:
+        body["price"] = fmt(order.price)
+    if coid is not None:
+        body["clientOrderId"] = coid
+    return body
+
+
+def _bulk_body(market_id: str, quote_id: str, levels: Sequence[r.QuoteLevel],
+               cancel_all: bool) -> dict[str, Any]:
+    return {"marketId": market_id, "quoteId": quote_id, "cancelAll": cancel_all,
+            "quotes": [{"side": q.side.value, "price": fmt(q.price),
+                        "quantity": fmt(q.quantity), "clientOrderId": q.client_order_id,
+                        "postOnly": q.post_only, "reduceOnly": q.reduce_only,
+                        "timeInForce": q.time_in_force.value} for q in levels]}

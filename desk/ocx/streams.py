@@ -1,0 +1,253 @@
+"""Resilient SSE streams (httpx-sse) that keep local state right or say it is not.
+
+One `SseStream` runs one connection at a time in a task:
+
+- the first message must be the snapshot; later ones are folded in place;
+- SSE `id:` must rise by exactly one (and `eventSeq` on private streams): a gap
+  closes the connection and the next one starts from a fresh snapshot;
+- no bytes for `heartbeat_timeout_s` (heartbeats included) means a dead link:
+  the read times out and the stream reconnects;
+- a malformed, truncated or unknown message is logged with its context,
+  counted, and handled like a gap; nothing half-applied survives;
+- reconnects wait a capped exponential backoff with full jitter;
+- state is untrusted from the moment a connection is lost until the next
+  snapshot, and `health()` says so (live / stale / reconnecting / stopped).
+
+A 401/403/404, or a private stream ending with a non-retryable error (revoked
+key), stops the stream instead of looping: that needs an operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import httpx
+from httpx_sse import SSEError, aconnect_sse
+
+from desk.domain.errors import AuthError, ForbiddenError, NotFoundError, VenueCallError
+from desk.domain.records import FeedState, Health
+from desk.ocx.config import ClientConfig
+from desk.ocx.errors import error_from_response
+from desk.ocx.pacing import full_jitter
+from desk.ocx.state import AccountState, BadMessage, Gap, IndexState, LocalBook, StreamRefused
+
+log = logging.getLogger("desk.ocx.streams")
+
+FATAL = (AuthError, ForbiddenError, NotFoundError, StreamRefused)
+
+
+class Folder(Protocol):
+    trusted: bool
+
+    def untrust(self) -> None: ...
+
+    def fold(self, event: str, data: str, first: bool) -> None: ...
+
+
+class SseStream:
+    """One stream: connect, fold, detect trouble, reconnect. Start with `start()`."""
+
+    def __init__(self, name: str, http: httpx.AsyncClient, path: str,
+                 params: dict[str, Any], folder: Folder, config: ClientConfig, *,
+                 headers: Callable[[], dict[str, str]] = dict,
+                 stale_after_s: float | None = None,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 rng: random.Random | None = None):
+        self.name = name
+        self.http = http
+        self.path = path
+        self.params = params
+        self.folder = folder
+        self.config = config
+        self.headers = headers
+        self.stale_after_s = stale_after_s
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self.rng = rng or random.Random(0)
+        self.connects = 0
+        self.reconnects = 0
+        self.gaps = 0
+        self.bad_messages = 0
+        self.messages = 0
+        self.last_error: str | None = None
+        self.last_event_at: float | None = None
+        self.stopped = False
+        self.snapshots = asyncio.Event()  # set at each fresh snapshot, for waiters
+        self._task: asyncio.Task | None = None
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> SseStream:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self.run(),
+                                                                name=f"stream:{self.name}")
+        return self
+
+    async def stop(self) -> None:
+        self.stopped = True
+        self.folder.untrust()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def wait_live(self, timeout: float = 5.0) -> None:
+        """Until the state is trusted (a snapshot has been applied)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                self.snapshots.clear()
+                if self.folder.trusted:
+                    return
+                if self.stopped:
+                    raise RuntimeError(f"{self.name} stopped: {self.last_error}")
+                await self.snapshots.wait()
+
+    def health(self) -> Health:
+        now = self.monotonic()
+        age = None if self.last_event_at is None else now - self.last_event_at
+        if self.stopped:
+            state = FeedState.STOPPED
+        elif not self.folder.trusted:
+            state = FeedState.RECONNECTING
+        elif self.stale_after_s is not None and age is not None and age > self.stale_after_s:
+            state = FeedState.STALE
+        else:
+            state = FeedState.LIVE
+        return Health(self.name, state, age, self.reconnects, self.gaps, self.bad_messages,
+                      self.last_error)
+
+    # --- the loop -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        attempt = 0
+        while not self.stopped:
+            snapshotted = False
+            try:
+                snapshotted = await self._connection()
+                self.last_error = "the venue ended the stream"
+            except FATAL as exc:
+                self._lost(f"{type(exc).__name__}: {exc}")
+                self.stopped = True
+                log.error("%s: stopped for good: %s", self.name, self.last_error)
+                self.snapshots.set()
+                return
+            except Gap as exc:
+                self.gaps += 1
+                self._lost(f"gap: {exc}")
+            except BadMessage as exc:
+                self.bad_messages += 1
+                self._lost(f"bad message: {exc}")
+            except httpx.ReadTimeout:
+                self._lost(f"no bytes for {self.config.heartbeat_timeout_s:g} s")
+            except (httpx.HTTPError, SSEError) as exc:
+                self._lost(f"{type(exc).__name__}: {exc}")
+            except VenueCallError as exc:  # 5xx and other refusals: try again later
+                self._lost(f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # a bug must not end the stream silently
+                log.exception("%s: unexpected failure", self.name)
+                self._lost(f"{type(exc).__name__}: {exc}")
+            self.folder.untrust()
+            if snapshotted:
+                attempt = 0
+            attempt += 1
+            self.reconnects += 1
+            await self.sleep(full_jitter(attempt, self.config.reconnect_base_s,
+                                         self.config.reconnect_cap_s, self.rng))
+
+    def _lost(self, why: str) -> None:
+        self.last_error = why
+        log.warning("%s: reconnecting (%s)", self.name, why)
+
+    async def _connection(self) -> bool:
+        """One connection, until it ends or fails. True if it delivered a snapshot."""
+        cfg = self.config
+        timeout = httpx.Timeout(connect=cfg.connect_timeout_s, read=cfg.heartbeat_timeout_s,
+                                write=cfg.write_timeout_s, pool=cfg.pool_timeout_s)
+        self.connects += 1
+        snapshotted = False
+        async with aconnect_sse(self.http, "GET", self.path, params=self.params,
+                                headers=self.headers(), timeout=timeout) as source:
+            response = source.response
+            if response.status_code != 200:
+                await response.aread()
+                raise error_from_response(response, f"GET {self.path}")
+            last_id: int | None = None
+            async for sse in source.aiter_sse():
+                if not sse.data:  # a heartbeat comment (httpx-sse repeats the last id)
+                    continue
+                seq = _sse_id(sse.id, self.name)
+                if last_id is not None and seq != last_id + 1:
+                    raise Gap(f"id {seq} after {last_id}")
+                try:
+                    self.folder.fold(sse.event, sse.data, last_id is None)
+                except BadMessage as exc:
+                    log.warning("%s: bad message (event %r, id %r): %s; data starts %r",
+                                self.name, sse.event, sse.id, exc, sse.data[:120])
+                    raise
+                last_id = seq
+                self.messages += 1
+                self.last_event_at = self.monotonic()
+                if not snapshotted:
+                    snapshotted = True
+                    self.last_error = None
+                    self.snapshots.set()
+        return snapshotted
+
+
+def _sse_id(raw: str | None, name: str) -> int:
+    try:
+        return int(raw or "")
+    except ValueError:
+        raise BadMessage(f"{name}: SSE id {raw!r} is not a sequence number") from None
+
+
+# --- the four streams of the contract -------------------------------------------------
+
+class BookStream(SseStream):
+    def __init__(self, http: httpx.AsyncClient, market_id: str, config: ClientConfig,
+                 **kw: Any):
+        self.book = LocalBook(market_id)
+        super().__init__(f"book:{market_id}", http, "/perps/book-stream",
+                         {"marketId": market_id, "depth": config.book_depth,
+                          "intervalMs": config.book_interval_ms}, self.book, config, **kw)
+
+
+class IndexStream(SseStream):
+    """The embedded venue's reference price. Stale when no price came for `stale_after_s`."""
+
+    def __init__(self, http: httpx.AsyncClient, market_id: str, config: ClientConfig,
+                 interval_ms: int = 100, **kw: Any):
+        self.index = IndexState(market_id)
+        kw.setdefault("stale_after_s", config.stale_after_s)
+        super().__init__(f"index:{market_id}", http, "/perps/index-stream",
+                         {"marketId": market_id, "intervalMs": interval_ms}, self.index,
+                         config, **kw)
+
+
+class UserStream(SseStream):
+    """All of the account, every market, on one connection (needs the key's headers)."""
+
+    def __init__(self, http: httpx.AsyncClient, config: ClientConfig,
+                 headers: Callable[[], dict[str, str]], **kw: Any):
+        self.account = AccountState()
+        super().__init__("user", http, "/perps/stream/user",
+                         {"intervalMs": config.user_interval_ms}, self.account, config,
+                         headers=headers, **kw)
+
+
+class MarketEventsStream(SseStream):
+    """One market's orders, positions and book on one private connection."""
+
+    def __init__(self, http: httpx.AsyncClient, market_id: str, config: ClientConfig,
+                 headers: Callable[[], dict[str, str]], **kw: Any):
+        self.account = AccountState(market_id)
+        super().__init__(f"events:{market_id}", http, "/perps/stream/events",
+                         {"marketId": market_id}, self.account, config, headers=headers, **kw)
