@@ -1,0 +1,107 @@
+"""What the engine needs from the outside world, as protocols over `desk.domain` types.
+
+`desk.ocx` implements `Venue` over HTTP/SSE, `desk.backtest` over the in-process
+exchange. Nothing here knows HTTP: calls fail with the errors of
+`desk.domain.errors` (TransportError vs VenueReject and its subclasses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from desk.domain.records import (
+    Balances,
+    BookLevel,
+    BulkResult,
+    CloseResult,
+    Fill,
+    Health,
+    Market,
+    Order,
+    OrderRequest,
+    Position,
+    Preview,
+    QuoteLevel,
+)
+
+
+@runtime_checkable
+class ReferenceFeed(Protocol):
+    """A fair-value source for one market. `price()` is None until the feed is trusted;
+    `health()` tells live from stale (a frozen feed keeps its last price but goes stale)."""
+
+    market_id: str
+
+    def price(self) -> Decimal | None: ...
+
+    def health(self) -> Health: ...
+
+
+class BookView(Protocol):
+    """A local copy of one market's book, kept by a stream."""
+
+    trusted: bool
+
+    def best_bid(self) -> BookLevel | None: ...
+
+    def best_ask(self) -> BookLevel | None: ...
+
+    def mid(self) -> Decimal | None: ...
+
+    def levels(self, bids: bool, depth: int) -> list[BookLevel]: ...
+
+
+class AccountView(Protocol):
+    """The account as the private stream last told it; only `trusted` state is usable."""
+
+    trusted: bool
+    orders: dict[str, Order]
+    positions: dict[str, Position]
+    balances: Balances | None
+
+
+@runtime_checkable
+class Venue(Protocol):
+    """Trading and live state on one venue account."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def markets(self) -> list[Market]: ...
+
+    async def balances(self) -> Balances: ...
+
+    async def positions(self) -> list[Position]: ...
+
+    async def open_orders(self, market_id: str | None = None) -> list[Order]: ...
+
+    async def place_order(self, order: OrderRequest) -> Order: ...
+
+    async def cancel_order(self, order_id: str) -> Order: ...
+
+    async def bulk_quote(self, market_id: str, quote_id: str, levels: Sequence[QuoteLevel],
+                         cancel_all: bool = True) -> BulkResult: ...
+
+    async def preview_quotes(self, market_id: str, levels: Sequence[QuoteLevel],
+                             cancel_all: bool = True) -> Preview: ...
+
+    async def cancel_all(self, market_id: str | None = None,
+                         quote_id: str | None = None) -> list[str]: ...
+
+    async def close_position(self, market_id: str,
+                             quantity: Decimal | None = None) -> CloseResult: ...
+
+    def rate_limit_wait_s(self) -> float: ...
+
+    def account(self) -> AccountView: ...
+
+    def book(self, market_id: str) -> BookView: ...
+
+    def reference(self, market_id: str) -> ReferenceFeed: ...
+
+    def on_fill(self, listener: Callable[[Fill], None]) -> None: ...
+
+    def health(self) -> list[Health]: ...

@@ -1,0 +1,50 @@
+"""Reference (fair value) feeds over the venue's streams.
+
+- `IndexFeed`: the embedded venue's index stream. Goes stale when no price has
+  arrived for `stale_after_s` (a frozen index keeps heartbeating but sends no price).
+- `BookMidFeed`: the venue's own book, mid or microprice. Live while the book
+  stream is; None while either side of the book is empty.
+
+A real venue's user plugs in their own feed: anything with `market_id`,
+`price()` and `health()` (the engine's `ReferenceFeed` protocol).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from desk.domain.records import FeedState, Health
+from desk.ocx.streams import BookStream, IndexStream
+
+
+class IndexFeed:
+    def __init__(self, stream: IndexStream):
+        self.stream = stream
+        self.market_id = stream.index.market_id
+
+    def price(self) -> Decimal | None:
+        index = self.stream.index
+        return index.price if index.trusted else None
+
+    def health(self) -> Health:
+        return self.stream.health()
+
+
+class BookMidFeed:
+    def __init__(self, stream: BookStream, micro: bool = False):
+        self.stream = stream
+        self.market_id = stream.book.market_id
+        self.micro = micro
+
+    def price(self) -> Decimal | None:
+        book = self.stream.book
+        if not book.trusted:
+            return None
+        return book.microprice() if self.micro else book.mid()
+
+    def health(self) -> Health:
+        h = self.stream.health()
+        if h.state is FeedState.LIVE and self.price() is None:
+            return Health(h.name, FeedState.STALE, h.last_event_age_s, h.reconnects, h.gaps,
+                          h.bad_messages, "one side of the book is empty")
+        return h
