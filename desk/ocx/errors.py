@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import httpx
 from pydantic import ValidationError as PydanticError
 
@@ -55,6 +57,7 @@ def _retry_after(response: httpx.Response, body: ErrorBodyW) -> float:
     if ms is not None and ms >= 0:
         return ms / 1000
     try:
-        return max(float(response.headers.get("retry-after", "1")), 0.0)
+        seconds = float(response.headers.get("retry-after", "1"))
     except ValueError:
         return 1.0
+    return max(seconds, 0.0) if math.isfinite(seconds) else 1.0
