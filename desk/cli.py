@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
 from desk import __version__
+from desk.store import redact
 
 
 def _venue(args: argparse.Namespace) -> int:
@@ -47,6 +49,18 @@ def _venue(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from desk import cli_keys
+    from desk.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as err:
+        print(f"desk keys: {err}", file=sys.stderr)
+        return 2
+    return cli_keys.run(args, settings)
 
 
 def _positive_float(text: str) -> float:
@@ -90,9 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     venue.add_argument("--allow-remote", action="store_true",
                        help="allow binding an address other than loopback")
     venue.set_defaults(func=_venue)
+
+    from desk import cli_keys
+    cli_keys.add_parser(sub)
+    sub.choices["keys"].set_defaults(func=_keys)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    redact.install()  # nothing secret-shaped reaches a log line
     return args.func(args)

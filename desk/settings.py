@@ -18,6 +18,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from desk.ocx.config import ClientConfig
 from desk.venue.config import VenueConfig
 
 APP_NAME = "desk"
@@ -36,6 +37,13 @@ class DeskSettings(BaseSettings):
                                       extra="forbid")
 
     venue: VenueConfig = Field(default_factory=VenueConfig)
+    client: ClientConfig = Field(default_factory=ClientConfig)
+    # the venue `desk keys` (and later the engine) talks to; `desk venue` listens here
+    venue_url: str = Field("http://127.0.0.1:8731", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    # the account an embedded venue's dev session opens
+    account: str = Field("desk", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    # where API keys are kept (default: the user config dir)
+    key_dir: Path | None = None
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],
