@@ -39,6 +39,8 @@ def error_from_response(response: httpx.Response, what: str) -> VenueCallError:
         body = ErrorBodyW.model_validate_json(response.content)
     except PydanticError:
         body = None
+    if body is not None and body.code is None and body.error is None:
+        body = None  # JSON, but not an error body of the contract
     if status >= 500 or body is None:
         code = body.the_code if body is not None else "no error body"
         return TransportError(f"{what}: HTTP {status} ({code})", "server", status)

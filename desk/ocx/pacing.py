@@ -8,6 +8,7 @@ global `random` module, which the project's determinism rule forbids.)
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 
@@ -31,18 +32,16 @@ class RateLimitState:
         self.limited = 0                    # 429s received
 
     def update(self, headers: Mapping[str, str], now: float) -> None:
-        try:
-            limit = headers.get("x-ratelimit-limit")
-            remaining = headers.get("x-ratelimit-remaining")
-            reset = headers.get("x-ratelimit-reset")
-            if limit is not None:
-                self.limit = int(limit)
-            if remaining is not None:
-                self.remaining = int(remaining)
-            if reset is not None:
-                self.reset_at = now + float(reset)
-        except ValueError:  # a venue that sends nonsense headers is not paced by them
-            pass
+        """Take each header that parses; a venue's nonsense header is ignored, alone."""
+        limit = _count(headers.get("x-ratelimit-limit"))
+        remaining = _count(headers.get("x-ratelimit-remaining"))
+        reset = _seconds(headers.get("x-ratelimit-reset"))
+        if limit is not None:
+            self.limit = limit
+        if remaining is not None:
+            self.remaining = remaining
+        if reset is not None:
+            self.reset_at = now + reset
 
     def limited_for(self, seconds: float, now: float) -> None:
         self.limited += 1
@@ -60,3 +59,19 @@ class RateLimitState:
             self.remaining, self.reset_at = None, None  # a new window: unknown until told
         elif self.remaining is not None and self.remaining > 0:
             self.remaining -= 1
+
+
+def _count(raw: str | None) -> int | None:
+    try:
+        value = int(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return value if value is None or value >= 0 else None
+
+
+def _seconds(raw: str | None) -> float | None:
+    try:
+        value = float(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return value if value is None or (math.isfinite(value) and value >= 0) else None

@@ -8,6 +8,7 @@ state unusable until the next snapshot replaces it.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
@@ -18,6 +19,8 @@ from sortedcontainers import SortedDict
 from desk.domain import ZERO
 from desk.domain import records as r
 from desk.ocx import wire as w
+
+log = logging.getLogger("desk.ocx.state")
 
 
 class BadMessage(Exception):
@@ -78,6 +81,8 @@ class LocalBook:
             raise BadMessage(f"book stream: {event!r} where the snapshot belongs"
                              if first else "book stream: a second snapshot mid-stream")
         msg = parse(w.BookMessageW, data, f"book {event}")
+        if msg.market_id is not None and msg.market_id != self.market_id:
+            raise BadMessage(f"book stream: a book of {msg.market_id!r}, not {self.market_id!r}")
         if event == "snapshot":
             self.replace(msg)
         else:
@@ -173,13 +178,20 @@ class AccountState:
         if first != (event == "snapshot"):
             raise BadMessage(f"private stream: {event!r} where the snapshot belongs"
                              if first else "private stream: a second snapshot mid-stream")
+        fills: list[r.Fill] = []
         if event == "snapshot":
             self._snapshot(parse(w.PrivateSnapshotW, env.payload, "snapshot"))
         elif event == "delta":
-            self._delta(parse(w.PrivateDeltaW, env.payload, "delta"))
+            fills = self._delta(parse(w.PrivateDeltaW, env.payload, "delta"))
         else:
             raise BadMessage(f"private stream: unknown event {event!r}")
         self.event_seq, self.engine_ts = env.event_seq, env.engine_ts
+        for fill in fills:  # after the state is whole: a failing listener cannot split it
+            for listener in self.on_fill:
+                try:
+                    listener(fill)
+                except Exception:
+                    log.exception("a fill listener failed on %s", fill.fill_id)
 
     def _snapshot(self, snap: w.PrivateSnapshotW) -> None:
         if self.book is not None and snap.book is None:
@@ -191,7 +203,7 @@ class AccountState:
             self.book.replace(snap.book)
         self.trusted = True
 
-    def _delta(self, delta: w.PrivateDeltaW) -> None:
+    def _delta(self, delta: w.PrivateDeltaW) -> list[r.Fill]:
         fills = [f.to_domain() for f in delta.fills]
         for o in delta.orders:
             order = o.to_domain()
@@ -208,9 +220,7 @@ class AccountState:
         if self.book is not None and delta.book is not None:
             self.book.merge(delta.book)
         self.fills.extend(fills)
-        for fill in fills:
-            for listener in self.on_fill:
-                listener(fill)
+        return fills
 
     def open_positions(self) -> dict[str, r.Position]:
         return {m: p for m, p in self.positions.items() if not p.flat}

@@ -244,8 +244,8 @@ class SessionW(Wire):
 # --- streams --------------------------------------------------------------------------
 
 class StreamLevelW(Wire):
-    price: Decimal
-    size: Decimal
+    price: Decimal = Field(gt=0)
+    size: Decimal = Field(ge=0)
 
 
 class BookMessageW(Wire):
