@@ -27,7 +27,7 @@ class OcxVenue:
         self.client = client
         cfg = client.config
         kw = {"monotonic": client.monotonic, **stream_kw}
-        self.user = UserStream(client.http, cfg, client.key_headers, **kw)
+        self.user = UserStream(client.http, cfg, client.key_auth, **kw)
         self.books = {m: BookStream(client.http, m, cfg, **kw) for m in market_ids}
         self.indexes: dict[str, IndexStream] = {}
         self.feeds: dict[str, IndexFeed | BookMidFeed] = {}

@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticError
 
 from desk.domain import fmt
@@ -45,6 +45,23 @@ from desk.ocx.ids import new_client_order_id
 from desk.ocx.pacing import RateLimitState, full_jitter
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+class Credential(httpx.Auth):
+    """A key or session header added to each request; its repr never shows the value,
+    so a traceback that prints call arguments cannot leak it."""
+
+    def __init__(self, header: str, value: str):
+        self._header = header
+        self._value = value
+
+    def __repr__(self) -> str:
+        return f"Credential({self._header}: ***)"
+
+    def auth_flow(self, request: httpx.Request):  # noqa: ANN201 - httpx's generator protocol
+        request.headers[self._header] = self._value
+        yield request
 
 
 class Call(enum.Enum):
@@ -69,8 +86,10 @@ class OcxClient:
                  new_coid: Callable[[], str] = new_client_order_id):
         self.config = cfg = config or ClientConfig()
         self.base_url = base_url.rstrip("/")
-        self._api_key = api_key
-        self._session = session
+        self._key = Credential("x-api-key", api_key) if api_key else None
+        self._session: Credential | None = None
+        if session:
+            self.with_session(session)
         self.monotonic = monotonic
         self.sleep = sleep
         self.rng = rng or random.Random(0)
@@ -86,7 +105,7 @@ class OcxClient:
             headers={"accept": "application/json"})
 
     def __repr__(self) -> str:
-        return (f"OcxClient({self.base_url!r}, key={'set' if self._api_key else 'none'}, "
+        return (f"OcxClient({self.base_url!r}, key={'set' if self._key else 'none'}, "
                 f"session={'set' if self._session else 'none'})")
 
     async def aclose(self) -> None:
@@ -99,24 +118,30 @@ class OcxClient:
         await self.aclose()
 
     def with_session(self, token: str) -> None:
-        self._session = token
+        self._session = Credential("authorization", f"Bearer {token}")
 
-    def key_headers(self) -> dict[str, str]:
-        """The auth headers of the key, for the streams sharing this client."""
-        if not self._api_key:
+    def with_key(self, secret: str) -> None:
+        self._key = Credential("x-api-key", secret)
+
+    @property
+    def key_auth(self) -> Credential:
+        """The key's credential, for the streams sharing this client."""
+        if self._key is None:
             raise VenueCallError("no API key configured for this venue")
-        return {"x-api-key": self._api_key}
+        return self._key
 
-    def _session_headers(self) -> dict[str, str]:
-        if not self._session:
+    @property
+    def session_auth(self) -> Credential:
+        if self._session is None:
             raise VenueCallError("key management needs a venue session token")
-        return {"authorization": f"Bearer {self._session}"}
+        return self._session
 
     # --- the one request path -------------------------------------------------------
 
-    async def _send(self, method: str, path: str, call: Call, headers: dict[str, str],
-                    body: Any = None, params: dict[str, Any] | None = None,
-                    order_path: bool = False) -> httpx.Response:
+    async def _send(self, method: str, path: str, call: Call, auth: httpx.Auth | None,
+                    parse: Callable[[httpx.Response], T], body: Any = None,
+                    params: dict[str, Any] | None = None, order_path: bool = False) -> T:
+        """Send, map errors, validate the body (`parse`), and retry what is safe to retry."""
         cfg = self.config
         attempt = 0
         waited = 0.0
@@ -133,15 +158,19 @@ class OcxClient:
                 self.rate.spend(self.monotonic())
             try:
                 response = await self.http.request(method, path, json=body, params=params,
-                                                   headers=headers)
+                                                   auth=auth or httpx.USE_CLIENT_DEFAULT)
             except httpx.HTTPError as exc:
                 err: VenueCallError = _transport_error(exc, f"{method} {path}")
             else:
                 if order_path:
                     self.rate.update(response.headers, self.monotonic())
                 if response.status_code < 300:
-                    return response
-                err = error_from_response(response, f"{method} {path}")
+                    try:
+                        return parse(response)
+                    except (PydanticError, ValueError) as exc:
+                        err = _bad_body(exc, f"{method} {path}", response.status_code)
+                else:
+                    err = error_from_response(response, f"{method} {path}")
             if isinstance(err, RateLimitedError):
                 self.rate.limited_for(err.retry_after_s, self.monotonic())
             if attempt >= cfg.max_attempts or not _may_retry(err, call):
@@ -156,112 +185,130 @@ class OcxClient:
             self.retries += 1
             await self.sleep(delay)
 
-    async def _json(self, model: type[M], method: str, path: str, call: Call,
-                    headers: dict[str, str], body: Any = None,
-                    params: dict[str, Any] | None = None, order_path: bool = False) -> M:
-        response = await self._send(method, path, call, headers, body, params, order_path)
-        try:
-            return model.model_validate_json(response.content)
-        except PydanticError as exc:
-            raise TransportError(f"{method} {path}: a 200 with a body that is not the "
-                                 f"contract's ({exc.error_count()} problems, first at "
-                                 f"{_loc(exc)})", "bad_response", response.status_code) from None
+    async def _model(self, model: type[M], method: str, path: str, call: Call,
+                     auth: httpx.Auth | None, body: Any = None,
+                     params: dict[str, Any] | None = None, order_path: bool = False) -> M:
+        return await self._send(method, path, call, auth,
+                                lambda resp: model.model_validate_json(resp.content),
+                                body, params, order_path)
 
-    async def _list(self, adapter: Any, path: str, params: dict[str, Any] | None = None,
-                    headers: dict[str, str] | None = None) -> list:
-        response = await self._send("GET", path, Call.READ, headers or {}, params=params)
-        try:
-            return adapter.validate_json(response.content)
-        except PydanticError as exc:
-            raise TransportError(f"GET {path}: a 200 with a body that is not the contract's "
-                                 f"(first problem at {_loc(exc)})", "bad_response",
-                                 response.status_code) from None
+    async def _rows(self, adapter: TypeAdapter, path: str, params: dict[str, Any] | None = None,
+                    auth: httpx.Auth | None = None) -> list:
+        return await self._send("GET", path, Call.READ, auth,
+                                lambda resp: adapter.validate_json(resp.content), params=params)
 
     # --- public market data ---------------------------------------------------------
 
     async def markets(self) -> list[r.Market]:
-        return [m.to_domain() for m in await self._list(w.MARKETS, "/perps/markets")]
+        return [m.to_domain() for m in await self._rows(w.MARKETS, "/perps/markets")]
 
     async def orderbook(self, market_id: str, depth: int = 25) -> w.OrderBookW:
-        return await self._json(w.OrderBookW, "GET", f"/perps/orderbook/{market_id}",
-                                Call.READ, {}, params={"depth": depth})
+        return await self._model(w.OrderBookW, "GET", f"/perps/orderbook/{market_id}",
+                                 Call.READ, None, params={"depth": depth})
 
     async def market_stats(self, market_id: str) -> w.MarketStatsW:
-        return await self._json(w.MarketStatsW, "GET", "/perps/market-stats", Call.READ, {},
-                                params={"marketId": market_id})
+        return await self._model(w.MarketStatsW, "GET", "/perps/market-stats", Call.READ,
+                                 None, params={"marketId": market_id})
 
     async def fees(self) -> w.FeesW:
-        return await self._json(w.FeesW, "GET", "/perps/fees", Call.READ, {})
+        return await self._model(w.FeesW, "GET", "/perps/fees", Call.READ, None)
 
     # --- account --------------------------------------------------------------------
 
     async def balances(self) -> r.Balances:
-        out = await self._json(w.BalancesW, "GET", "/perps/balances", Call.READ,
-                               self.key_headers())
+        out = await self._model(w.BalancesW, "GET", "/perps/balances", Call.READ,
+                                self.key_auth)
         return out.to_domain()
 
     async def positions(self) -> list[r.Position]:
-        rows = await self._list(w.POSITIONS, "/perps/positions", headers=self.key_headers())
+        rows = await self._rows(w.POSITIONS, "/perps/positions", auth=self.key_auth)
         return [p.to_domain() for p in rows]
 
     async def orders(self, market_id: str | None = None,
                      status: str | None = None) -> list[r.Order]:
         params = {k: v for k, v in (("marketId", market_id), ("status", status)) if v}
-        rows = await self._list(w.ORDERS, "/perps/orders", params, self.key_headers())
+        rows = await self._rows(w.ORDERS, "/perps/orders", params, self.key_auth)
         return [o.to_domain() for o in rows]
 
     async def my_fees(self) -> w.MyFeesW:
-        return await self._json(w.MyFeesW, "GET", "/perps/fees/me", Call.READ,
-                                self.key_headers())
+        return await self._model(w.MyFeesW, "GET", "/perps/fees/me", Call.READ, self.key_auth)
 
     # --- trading --------------------------------------------------------------------
 
     async def preview_order(self, order: r.OrderRequest) -> r.Preview:
-        out = await self._json(w.PreviewW, "POST", "/perps/orders/preview", Call.READ,
-                               self.key_headers(), _order_body(order, order.client_order_id))
+        out = await self._model(w.PreviewW, "POST", "/perps/orders/preview", Call.READ,
+                                self.key_auth, _order_body(order, order.client_order_id),
+                                order_path=True)
         return out.to_domain()
 
     async def preview_quotes(self, market_id: str, levels: Sequence[r.QuoteLevel],
                              cancel_all: bool = True) -> r.Preview:
         body = _bulk_body(market_id, "preview", levels, cancel_all)
-        out = await self._json(w.PreviewW, "POST", "/perps/orders/preview", Call.READ,
-                               self.key_headers(), body)
+        out = await self._model(w.PreviewW, "POST", "/perps/orders/preview", Call.READ,
+                                self.key_auth, body, order_path=True)
         return out.to_domain()
 
     async def place_order(self, order: r.OrderRequest) -> r.Order:
+        """Place one order, at most once.
+
+        The venue refuses a repeated clientOrderId only while that order is live, so
+        a blind resend of an order that filled at once would trade twice. After an
+        ambiguous failure (the request may have landed) the order is looked up by its
+        clientOrderId first, and resent only if the venue has never seen it.
+        """
         coid = order.client_order_id or self.new_coid()
-        try:
-            out = await self._json(w.OrderW, "POST", "/perps/orders", Call.IDEMPOTENT,
-                                   self.key_headers(), _order_body(order, coid),
-                                   order_path=True)
-        except DuplicateClientOrderIdError as err:
-            if getattr(err, "attempts", 1) == 1:
-                raise
-            # our earlier try landed: that order is the answer
-            for live in await self.orders(order.market_id):
-                if live.client_order_id == coid:
-                    return live
-            raise
-        return out.to_domain()
+        body = _order_body(order, coid)
+        for attempt in range(1, self.config.max_attempts + 1):
+            try:
+                out = await self._model(w.OrderW, "POST", "/perps/orders", Call.UNSAFE,
+                                        self.key_auth, body, order_path=True)
+                return out.to_domain()
+            except DuplicateClientOrderIdError:
+                if attempt == 1:
+                    raise
+                landed = await self.find_order(order.market_id, coid)
+                if landed is None:
+                    raise
+                return landed
+            except TransportError as err:
+                if attempt == self.config.max_attempts:
+                    raise
+                landed = await self.find_order(order.market_id, coid)
+                if landed is not None:
+                    return landed
+                self.retries += 1
+                await self.sleep(full_jitter(attempt, self.config.backoff_base_s,
+                                             self.config.backoff_cap_s, self.rng))
+                del err
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def find_order(self, market_id: str, client_order_id: str) -> r.Order | None:
+        """The account's order with this clientOrderId, live or finished, if any."""
+        for status in ("open", "filled", "cancelled", "rejected"):
+            for o in await self.orders(market_id, status):
+                if o.client_order_id == client_order_id:
+                    return o
+        return None
 
     async def cancel_order(self, order_id: str) -> r.Order:
-        out = await self._json(w.OrderW, "POST", f"/perps/orders/{order_id}/cancel",
-                               Call.IDEMPOTENT, self.key_headers(), order_path=True)
+        out = await self._model(w.OrderW, "POST", f"/perps/orders/{order_id}/cancel",
+                                Call.IDEMPOTENT, self.key_auth, order_path=True)
         return out.to_domain()
 
     async def bulk_quote(self, market_id: str, quote_id: str, levels: Sequence[r.QuoteLevel],
                          cancel_all: bool = True) -> r.BulkResult:
-        out = await self._json(w.BulkResultW, "POST", "/perps/quotes/bulk", Call.IDEMPOTENT,
-                               self.key_headers(),
-                               _bulk_body(market_id, quote_id, levels, cancel_all),
-                               order_path=True)
+        """Post-only quote levels each with a clientOrderId: a replay replaces (cancelAll)
+        or is refused level by level (duplicates), so it is retried like a read."""
+        out = await self._model(w.BulkResultW, "POST", "/perps/quotes/bulk", Call.IDEMPOTENT,
+                                self.key_auth, _bulk_body(market_id, quote_id, levels,
+                                                          cancel_all), order_path=True)
         return out.to_domain()
 
     async def cancel_all(self, market_id: str | None = None,
                          quote_id: str | None = None) -> list[str]:
         body = {k: v for k, v in (("marketId", market_id), ("quoteId", quote_id)) if v}
-        out = await self._json(w.CancelAllW, "POST", "/perps/orders/cancel-all", Call.CANCEL,
-                               self.key_headers(), body, order_path=True)
+        out = await self._model(w.CancelAllW, "POST", "/perps/orders/cancel-all", Call.CANCEL,
+                                self.key_auth, body, order_path=True)
         return out.cancelled
 
     async def close_position(self, market_id: str,
@@ -269,15 +316,15 @@ class OcxClient:
         body: dict[str, Any] = {"marketId": market_id}
         if quantity is not None:
             body["quantity"] = fmt(quantity)
-        out = await self._json(w.CloseW, "POST", "/perps/positions/close", Call.UNSAFE,
-                               self.key_headers(), body, order_path=True)
+        out = await self._model(w.CloseW, "POST", "/perps/positions/close", Call.UNSAFE,
+                                self.key_auth, body, order_path=True)
         return out.to_domain()
 
     # --- API keys (session) -----------------------------------------------------------
 
     async def api_keys(self) -> list[w.ApiKeyW]:
-        out = await self._json(w.ApiKeysW, "GET", "/perps/me/api-keys", Call.READ,
-                               self._session_headers())
+        out = await self._model(w.ApiKeysW, "GET", "/perps/me/api-keys", Call.READ,
+                                self.session_auth)
         return out.keys
 
     async def create_api_key(self, name: str, scope: str, allowed_ips: Sequence[str] = (),
@@ -286,30 +333,41 @@ class OcxClient:
         if expires_in_days is not None:
             body["expiresInDays"] = expires_in_days
         # not retried on ambiguity: a replay would mint a second key
-        return await self._json(w.CreatedKeyW, "POST", "/perps/me/api-keys", Call.UNSAFE,
-                                self._session_headers(), body)
+        return await self._model(w.CreatedKeyW, "POST", "/perps/me/api-keys", Call.UNSAFE,
+                                 self.session_auth, body)
 
     async def revoke_api_key(self, key_id: str) -> None:
         await self._send("DELETE", f"/perps/me/api-keys/{key_id}", Call.IDEMPOTENT,
-                         self._session_headers())
+                         self.session_auth, lambda resp: None)
 
     # --- [embedded only] ----------------------------------------------------------------
 
     async def dev_session(self, account: str = "desk") -> str:
         """Ask an embedded venue for a session (a real venue has no such route)."""
-        out = await self._json(w.SessionW, "POST", "/auth/dev-session", Call.UNSAFE, {},
-                               {"account": account})
+        out = await self._model(w.SessionW, "POST", "/auth/dev-session", Call.UNSAFE, None,
+                                {"account": account})
         return out.token
 
     async def sim_state(self) -> dict[str, Any]:
-        response = await self._send("GET", "/sim/state", Call.READ, self._session_headers())
-        return response.json()
+        return await self._send("GET", "/sim/state", Call.READ, self.session_auth, _json)
 
     async def inject_fault(self, kind: str, **fields: Any) -> dict[str, Any]:
         body = {"kind": kind, **{k: v for k, v in fields.items() if v is not None}}
-        response = await self._send("POST", "/sim/faults", Call.UNSAFE,
-                                    self._session_headers(), body)
-        return response.json()
+        return await self._send("POST", "/sim/faults", Call.UNSAFE, self.session_auth, _json,
+                                body)
+
+
+def _json(response: httpx.Response) -> Any:
+    return response.json()
+
+
+def _bad_body(exc: Exception, what: str, status: int) -> TransportError:
+    if isinstance(exc, PydanticError):
+        detail = f"{exc.error_count()} problems, first at {_loc(exc)}"
+    else:
+        detail = "not JSON"
+    return TransportError(f"{what}: a {status} with a body that is not the contract's "
+                          f"({detail})", "bad_response", status)
 
 
 def _may_retry(err: VenueCallError, call: Call) -> bool:
@@ -317,7 +375,11 @@ def _may_retry(err: VenueCallError, call: Call) -> bool:
         return True
     if not isinstance(err, TransportError):
         return False
-    return err.unsent if call is Call.UNSAFE else True
+    if call is Call.UNSAFE:
+        return err.unsent
+    if err.kind == "bad_response":  # the call was carried out; only a read may repeat
+        return call is Call.READ
+    return True
 
 
 def _transport_error(exc: httpx.HTTPError, what: str) -> TransportError:

@@ -55,7 +55,7 @@ class SseStream:
 
     def __init__(self, name: str, http: httpx.AsyncClient, path: str,
                  params: dict[str, Any], folder: Folder, config: ClientConfig, *,
-                 headers: Callable[[], dict[str, str]] = dict,
+                 auth: httpx.Auth | None = None,
                  stale_after_s: float | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -66,7 +66,7 @@ class SseStream:
         self.params = params
         self.folder = folder
         self.config = config
-        self.headers = headers
+        self.auth = auth
         self.stale_after_s = stale_after_s
         self.monotonic = monotonic
         self.sleep = sleep
@@ -79,6 +79,7 @@ class SseStream:
         self.last_error: str | None = None
         self.last_event_at: float | None = None
         self.stopped = False
+        self._snapshotted = False
         self.snapshots = asyncio.Event()  # set at each fresh snapshot, for waiters
         self._task: asyncio.Task | None = None
 
@@ -129,9 +130,9 @@ class SseStream:
     async def run(self) -> None:
         attempt = 0
         while not self.stopped:
-            snapshotted = False
+            self._snapshotted = False
             try:
-                snapshotted = await self._connection()
+                await self._connection()
                 self.last_error = "the venue ended the stream"
             except FATAL as exc:
                 self._lost(f"{type(exc).__name__}: {exc}")
@@ -155,7 +156,7 @@ class SseStream:
                 log.exception("%s: unexpected failure", self.name)
                 self._lost(f"{type(exc).__name__}: {exc}")
             self.folder.untrust()
-            if snapshotted:
+            if self._snapshotted:  # that connection worked: start the backoff afresh
                 attempt = 0
             attempt += 1
             self.reconnects += 1
@@ -166,15 +167,15 @@ class SseStream:
         self.last_error = why
         log.warning("%s: reconnecting (%s)", self.name, why)
 
-    async def _connection(self) -> bool:
-        """One connection, until it ends or fails. True if it delivered a snapshot."""
+    async def _connection(self) -> None:
+        """One connection, until it ends or fails; `_snapshotted` says if it got that far."""
         cfg = self.config
         timeout = httpx.Timeout(connect=cfg.connect_timeout_s, read=cfg.heartbeat_timeout_s,
                                 write=cfg.write_timeout_s, pool=cfg.pool_timeout_s)
         self.connects += 1
-        snapshotted = False
         async with aconnect_sse(self.http, "GET", self.path, params=self.params,
-                                headers=self.headers(), timeout=timeout) as source:
+                                auth=self.auth or httpx.USE_CLIENT_DEFAULT,
+                                timeout=timeout) as source:
             response = source.response
             if response.status_code != 200:
                 await response.aread()
@@ -195,11 +196,10 @@ class SseStream:
                 last_id = seq
                 self.messages += 1
                 self.last_event_at = self.monotonic()
-                if not snapshotted:
-                    snapshotted = True
+                if not self._snapshotted:
+                    self._snapshotted = True
                     self.last_error = None
                     self.snapshots.set()
-        return snapshotted
 
 
 def _sse_id(raw: str | None, name: str) -> int:
@@ -233,21 +233,21 @@ class IndexStream(SseStream):
 
 
 class UserStream(SseStream):
-    """All of the account, every market, on one connection (needs the key's headers)."""
+    """All of the account, every market, on one connection (needs the key)."""
 
-    def __init__(self, http: httpx.AsyncClient, config: ClientConfig,
-                 headers: Callable[[], dict[str, str]], **kw: Any):
+    def __init__(self, http: httpx.AsyncClient, config: ClientConfig, auth: httpx.Auth,
+                 **kw: Any):
         self.account = AccountState()
         super().__init__("user", http, "/perps/stream/user",
                          {"intervalMs": config.user_interval_ms}, self.account, config,
-                         headers=headers, **kw)
+                         auth=auth, **kw)
 
 
 class MarketEventsStream(SseStream):
     """One market's orders, positions and book on one private connection."""
 
     def __init__(self, http: httpx.AsyncClient, market_id: str, config: ClientConfig,
-                 headers: Callable[[], dict[str, str]], **kw: Any):
+                 auth: httpx.Auth, **kw: Any):
         self.account = AccountState(market_id)
         super().__init__(f"events:{market_id}", http, "/perps/stream/events",
-                         {"marketId": market_id}, self.account, config, headers=headers, **kw)
+                         {"marketId": market_id}, self.account, config, auth=auth, **kw)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
@@ -125,7 +126,7 @@ async def test_fills_reach_listeners_once_and_positions_agree(live: OcxVenue,
 
 async def test_per_market_events_stream_keeps_orders_and_book(venue, trader: Trader):
     async with OcxClient(venue.url, api_key=trader.trade_secret, config=FAST) as client:
-        stream = MarketEventsStream(client.http, BTC, FAST, client.key_headers).start()
+        stream = MarketEventsStream(client.http, BTC, FAST, client.key_auth).start()
         await stream.wait_live()
         await client.bulk_quote(BTC, "q1", levels("64000", "a"))
         acct = stream.account
@@ -171,7 +172,7 @@ async def test_missing_heartbeats_mean_a_dead_link(make_venue):
         trader = new_trader(c, "desk")
     async with OcxClient(venue.url, api_key=trader.trade_secret, session=trader.session,
                          config=cfg) as client:
-        stream = UserStream(client.http, cfg, client.key_headers).start()
+        stream = UserStream(client.http, cfg, client.key_auth).start()
         await stream.wait_live()
         await asyncio.sleep(0.8)  # idle but heartbeating: no reconnect
         assert stream.reconnects == 0 and stream.health().live
@@ -295,3 +296,30 @@ async def test_garbage_from_a_broken_venue_is_counted_and_survived(caplog):
     logged = caplog.text
     assert "bad message (event 'surprise', id '2')" in logged
     assert "data starts" in logged
+
+
+class Ceiling(random.Random):
+    """Full jitter at its ceiling, so each wait shows which attempt it was."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+async def test_backoff_starts_afresh_after_a_connection_that_worked(venue, trader: Trader):
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(0)
+
+    async with OcxClient(venue.url, api_key=trader.trade_secret, session=trader.session,
+                         config=FAST) as client:
+        stream = UserStream(client.http, FAST, client.key_auth, sleep=sleep,
+                            rng=Ceiling()).start()
+        await stream.wait_live()
+        for n in range(1, 4):
+            await client.inject_fault("drop_streams")
+            await eventually(lambda n=n: stream.connects > n and stream.health().live)
+        await stream.stop()
+    # every drop hit a connection that had worked: each wait is a first retry's
+    assert waits == [2 * FAST.reconnect_base_s] * 3
