@@ -25,6 +25,7 @@ class ClientConfig(BaseModel):
     stale_after_s: float = Field(10.0, gt=0)        # no news this long: the feed is stale
     reconnect_base_s: float = Field(0.05, gt=0)
     reconnect_cap_s: float = Field(10.0, gt=0)
+    stable_after_s: float = Field(1.0, ge=0)  # up this long: the next reconnect is quick
     book_depth: int = Field(25, ge=1, le=500)
     book_interval_ms: int = Field(100, ge=0)
     user_interval_ms: int = Field(250, ge=0)

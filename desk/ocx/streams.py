@@ -9,7 +9,9 @@ One `SseStream` runs one connection at a time in a task:
   the read times out and the stream reconnects;
 - a malformed, truncated or unknown message is logged with its context,
   counted, and handled like a gap; nothing half-applied survives;
-- reconnects wait a capped exponential backoff with full jitter;
+- reconnects wait a capped exponential backoff with full jitter, which starts
+  afresh only after a connection that stayed up `stable_after_s` (a venue that
+  sends a snapshot and hangs up at once does not get a tight loop);
 - state is untrusted from the moment a connection is lost until the next
   snapshot, and `health()` says so (live / stale / reconnecting / stopped).
 
@@ -80,6 +82,7 @@ class SseStream:
         self.last_event_at: float | None = None
         self.stopped = False
         self._snapshotted = False
+        self._snapshot_at = 0.0
         self.snapshots = asyncio.Event()  # set at each fresh snapshot, for waiters
         self._task: asyncio.Task | None = None
 
@@ -156,8 +159,9 @@ class SseStream:
                 log.exception("%s: unexpected failure", self.name)
                 self._lost(f"{type(exc).__name__}: {exc}")
             self.folder.untrust()
-            if self._snapshotted:  # that connection worked: start the backoff afresh
-                attempt = 0
+            if (self._snapshotted and self.monotonic() - self._snapshot_at
+                    >= self.config.stable_after_s):
+                attempt = 0  # that connection worked for a while: start the backoff afresh
             attempt += 1
             self.reconnects += 1
             await self.sleep(full_jitter(attempt, self.config.reconnect_base_s,
@@ -198,6 +202,7 @@ class SseStream:
                 self.last_event_at = self.monotonic()
                 if not self._snapshotted:
                     self._snapshotted = True
+                    self._snapshot_at = self.last_event_at
                     self.last_error = None
                     self.snapshots.set()
 

@@ -34,7 +34,7 @@ from tests.helpers import Trader
 from tests.integration.conftest import BTC, ETH, market_order, ok
 
 FAST = ClientConfig(heartbeat_timeout_s=2.0, stale_after_s=0.4, reconnect_base_s=0.02,
-                    reconnect_cap_s=0.1, backoff_base_s=0.01, backoff_cap_s=0.05,
+                    reconnect_cap_s=0.1, stable_after_s=0.1, backoff_base_s=0.01, backoff_cap_s=0.05,
                     book_interval_ms=0, user_interval_ms=0)
 
 
@@ -318,8 +318,27 @@ async def test_backoff_starts_afresh_after_a_connection_that_worked(venue, trade
                             rng=Ceiling()).start()
         await stream.wait_live()
         for n in range(1, 4):
+            await asyncio.sleep(FAST.stable_after_s)
             await client.inject_fault("drop_streams")
             await eventually(lambda n=n: stream.connects > n and stream.health().live)
         await stream.stop()
     # every drop hit a connection that had worked: each wait is a first retry's
     assert waits == [2 * FAST.reconnect_base_s] * 3
+
+
+async def test_a_venue_that_hangs_up_after_each_snapshot_gets_a_growing_backoff():
+    from tests.doubles import serve
+    snap = ('event: snapshot\nid: 1\ndata: {"marketId":"BTC-PERP","sequence":1,'
+            '"bids":[],"asks":[]}\n\n')
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(0)
+
+    with serve(broken_book_app([[snap]] * 6 + [[snap, "x"]])) as url:
+        async with httpx.AsyncClient(base_url=url) as http:
+            stream = BookStream(http, BTC, FAST, sleep=sleep, rng=Ceiling()).start()
+            await eventually(lambda: len(waits) >= 5, what="five reconnects")
+            await stream.stop()
+    assert waits[:5] == [0.04, 0.08, 0.1, 0.1, 0.1]  # capped, never reset by a flap
