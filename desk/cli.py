@@ -7,21 +7,19 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desk import __version__
 from desk.store import redact
 
+if TYPE_CHECKING:
+    from desk.settings import DeskSettings
 
-def _venue(args: argparse.Namespace) -> int:
-    from desk.settings import SettingsError, load_settings
+
+def _venue(args: argparse.Namespace, settings: DeskSettings) -> int:
     from desk.venue.runtime import VenueRuntime
     from desk.venue.server import RemoteBindError, VenueServer
 
-    try:
-        settings = load_settings(args.config)
-    except SettingsError as err:
-        print(f"desk venue: {err}", file=sys.stderr)
-        return 2
     overrides = {}
     if args.seed is not None:
         overrides["seed"] = args.seed
@@ -51,15 +49,9 @@ def _venue(args: argparse.Namespace) -> int:
     return 0
 
 
-def _keys(args: argparse.Namespace) -> int:
+def _keys(args: argparse.Namespace, settings: DeskSettings) -> int:
     from desk import cli_keys
-    from desk.settings import SettingsError, load_settings
 
-    try:
-        settings = load_settings(args.config)
-    except SettingsError as err:
-        print(f"desk keys: {err}", file=sys.stderr)
-        return 2
     return cli_keys.run(args, settings)
 
 
@@ -115,4 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     redact.install()  # nothing secret-shaped reaches a log line
-    return args.func(args)
+    from desk.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as err:
+        print(f"desk {args.command}: {err}", file=sys.stderr)
+        return 2
+    return args.func(args, settings)
