@@ -180,6 +180,14 @@ async def test_missing_heartbeats_mean_a_dead_link(make_venue):
         await eventually(lambda: stream.reconnects >= 1, what="a reconnect")
         assert "no bytes for 0.5 s" in stream.last_error
         await eventually(lambda: stream.health().live, timeout=5, what="live again")
+        await client.bulk_quote(BTC, "q1", levels("64000", "a"))
+
+        async def agrees() -> bool:
+            acct = stream.account
+            return (acct.orders == {o.order_id: o for o in await client.orders()}
+                    and acct.balances == await client.balances())
+
+        await eventually(agrees, what="account == REST after the silence")
         await stream.stop()
 
 
