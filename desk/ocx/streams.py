@@ -72,7 +72,8 @@ class SseStream:
         self.stale_after_s = stale_after_s
         self.monotonic = monotonic
         self.sleep = sleep
-        self.rng = rng or random.Random(0)
+        # OS-seeded unless given: jitter exists to de-correlate clients (tests pass a seed)
+        self.rng = rng or random.Random()
         self.connects = 0
         self.reconnects = 0
         self.gaps = 0
