@@ -17,7 +17,9 @@ from typing import Any
 
 
 class VenueCallError(Exception):
-    """Any failed venue call."""
+    """Any failed venue call; `attempts` is how many times it was sent."""
+
+    attempts: int = 1
 
 
 class TransportError(VenueCallError):

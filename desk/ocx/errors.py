@@ -7,25 +7,11 @@ import math
 import httpx
 from pydantic import ValidationError as PydanticError
 
-from desk.domain.errors import (  # noqa: F401  (re-exported for client users)
+from desk.domain.errors import (
     BY_STATUS,
     REJECTS,
-    AuthError,
-    BadRequestError,
-    BusinessReject,
-    DuplicateClientOrderIdError,
-    ForbiddenError,
-    InsufficientMarginError,
-    InvalidStepError,
-    InvalidTickError,
-    MarketHaltedError,
-    NotFoundError,
-    PostOnlyWouldCrossError,
-    PriceOutOfBandError,
     RateLimitedError,
-    ReduceOnlyError,
     TransportError,
-    ValidationError,
     VenueCallError,
     VenueReject,
 )

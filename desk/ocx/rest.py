@@ -121,9 +121,6 @@ class OcxClient:
     def with_session(self, token: str) -> None:
         self._session = Credential("authorization", f"Bearer {token}")
 
-    def with_key(self, secret: str) -> None:
-        self._key = Credential("x-api-key", secret)
-
     @property
     def key_auth(self) -> Credential:
         """The key's credential, for the streams sharing this client."""
@@ -175,7 +172,7 @@ class OcxClient:
             if isinstance(err, RateLimitedError):
                 self.rate.limited_for(err.retry_after_s, self.monotonic())
             if attempt >= cfg.max_attempts or not _may_retry(err, call):
-                err.attempts = attempt  # type: ignore[attr-defined]
+                err.attempts = attempt
                 raise err
             delay = full_jitter(attempt, cfg.backoff_base_s, cfg.backoff_cap_s, self.rng)
             if isinstance(err, RateLimitedError):

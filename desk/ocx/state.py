@@ -43,6 +43,13 @@ def parse(model: type[w.Wire], data: str | dict, what: str) -> w.Wire:
         raise BadMessage(f"{what}: {first['msg']} at {where}") from None
 
 
+def snapshot_first(stream: str, event: str, first: bool) -> None:
+    """A connection opens with its snapshot, and only then."""
+    if first != (event == "snapshot"):
+        raise BadMessage(f"{stream}: {event!r} where the snapshot belongs" if first
+                         else f"{stream}: a second snapshot mid-stream")
+
+
 class LocalBook:
     """One market's book: price → size per side, best first."""
 
@@ -77,9 +84,7 @@ class LocalBook:
     def fold(self, event: str, data: str, first: bool) -> None:
         if event not in ("snapshot", "update"):
             raise BadMessage(f"book stream: unknown event {event!r}")
-        if first != (event == "snapshot"):
-            raise BadMessage(f"book stream: {event!r} where the snapshot belongs"
-                             if first else "book stream: a second snapshot mid-stream")
+        snapshot_first("book stream", event, first)
         msg = parse(w.BookMessageW, data, f"book {event}")
         if msg.market_id is not None and msg.market_id != self.market_id:
             raise BadMessage(f"book stream: a book of {msg.market_id!r}, not {self.market_id!r}")
@@ -175,9 +180,7 @@ class AccountState:
             if not err.retryable:
                 raise StreamRefused(f"{err.code}: {err.message}")
             raise Gap(f"the venue asked for a reconnect ({err.code}: {err.message})")
-        if first != (event == "snapshot"):
-            raise BadMessage(f"private stream: {event!r} where the snapshot belongs"
-                             if first else "private stream: a second snapshot mid-stream")
+        snapshot_first("private stream", event, first)
         fills: list[r.Fill] = []
         if event == "snapshot":
             self._snapshot(parse(w.PrivateSnapshotW, env.payload, "snapshot"))
@@ -199,7 +202,7 @@ class AccountState:
         self.orders = {o.order_id: o.to_domain() for o in snap.orders}
         self.positions = {p.market_id: p.to_domain() for p in snap.positions}
         self.balances = snap.balances.to_domain()
-        if self.book is not None and snap.book is not None:
+        if self.book is not None:
             self.book.replace(snap.book)
         self.trusted = True
 

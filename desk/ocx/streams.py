@@ -3,7 +3,7 @@
 One `SseStream` runs one connection at a time in a task:
 
 - the first message must be the snapshot; later ones are folded in place;
-- SSE `id:` must rise by exactly one (and `eventSeq` on private streams): a gap
+- SSE `id:` (public streams) or `eventSeq` (private ones) must rise by exactly one: a gap
   closes the connection and the next one starts from a fresh snapshot;
 - no bytes for `heartbeat_timeout_s` (heartbeats included) means a dead link:
   the read times out and the stream reconnects;
@@ -53,7 +53,14 @@ class Folder(Protocol):
 
 
 class SseStream:
-    """One stream: connect, fold, detect trouble, reconnect. Start with `start()`."""
+    """One stream: connect, fold, detect trouble, reconnect. Start with `start()`.
+
+    `numbered`: the contract numbers this stream's messages with consecutive SSE
+    `id:`s (the public streams). Private streams are numbered by `eventSeq`
+    inside the envelope, which their folder checks; their `id:` is not relied on.
+    """
+
+    numbered = True
 
     def __init__(self, name: str, http: httpx.AsyncClient, path: str,
                  params: dict[str, Any], folder: Folder, config: ClientConfig, *,
@@ -69,6 +76,10 @@ class SseStream:
         self.folder = folder
         self.config = config
         self.auth = auth
+        # the read timeout is the heartbeat timeout: no bytes that long, the link is dead
+        self.timeout = httpx.Timeout(connect=config.connect_timeout_s,
+                                     read=config.heartbeat_timeout_s,
+                                     write=config.write_timeout_s, pool=config.pool_timeout_s)
         self.stale_after_s = stale_after_s
         self.monotonic = monotonic
         self.sleep = sleep
@@ -152,9 +163,7 @@ class SseStream:
                 self._lost(f"bad message: {exc}")
             except httpx.ReadTimeout:
                 self._lost(f"no bytes for {self.config.heartbeat_timeout_s:g} s")
-            except (httpx.HTTPError, SSEError) as exc:
-                self._lost(f"{type(exc).__name__}: {exc}")
-            except VenueCallError as exc:  # 5xx and other refusals: try again later
+            except (httpx.HTTPError, SSEError, VenueCallError) as exc:  # incl. 5xx: try again
                 self._lost(f"{type(exc).__name__}: {exc}")
             except Exception as exc:  # a bug must not end the stream silently
                 log.exception("%s: unexpected failure", self.name)
@@ -174,31 +183,31 @@ class SseStream:
 
     async def _connection(self) -> None:
         """One connection, until it ends or fails; `_snapshotted` says if it got that far."""
-        cfg = self.config
-        timeout = httpx.Timeout(connect=cfg.connect_timeout_s, read=cfg.heartbeat_timeout_s,
-                                write=cfg.write_timeout_s, pool=cfg.pool_timeout_s)
         self.connects += 1
         async with aconnect_sse(self.http, "GET", self.path, params=self.params,
                                 auth=self.auth or httpx.USE_CLIENT_DEFAULT,
-                                timeout=timeout) as source:
+                                timeout=self.timeout) as source:
             response = source.response
             if response.status_code != 200:
                 await response.aread()
                 raise error_from_response(response, f"GET {self.path}")
             last_id: int | None = None
+            first = True
             async for sse in source.aiter_sse():
                 if not sse.data:  # a heartbeat comment (httpx-sse repeats the last id)
                     continue
-                seq = _sse_id(sse.id, self.name)
-                if last_id is not None and seq != last_id + 1:
-                    raise Gap(f"id {seq} after {last_id}")
+                if self.numbered:
+                    seq = _sse_id(sse.id, self.name)
+                    if last_id is not None and seq != last_id + 1:
+                        raise Gap(f"id {seq} after {last_id}")
+                    last_id = seq
                 try:
-                    self.folder.fold(sse.event, sse.data, last_id is None)
+                    self.folder.fold(sse.event, sse.data, first)
                 except BadMessage as exc:
                     log.warning("%s: bad message (event %r, id %r): %s; data starts %r",
                                 self.name, sse.event, sse.id, exc, sse.data[:120])
                     raise
-                last_id = seq
+                first = False
                 self.messages += 1
                 self.last_event_at = self.monotonic()
                 if not self._snapshotted:
@@ -241,6 +250,8 @@ class IndexStream(SseStream):
 class UserStream(SseStream):
     """All of the account, every market, on one connection (needs the key)."""
 
+    numbered = False
+
     def __init__(self, http: httpx.AsyncClient, config: ClientConfig, auth: httpx.Auth,
                  **kw: Any):
         self.account = AccountState()
@@ -251,6 +262,8 @@ class UserStream(SseStream):
 
 class MarketEventsStream(SseStream):
     """One market's orders, positions and book on one private connection."""
+
+    numbered = False
 
     def __init__(self, http: httpx.AsyncClient, market_id: str, config: ClientConfig,
                  auth: httpx.Auth, **kw: Any):

@@ -19,6 +19,7 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,7 +67,9 @@ def normalise_venue(venue: str) -> str:
 
 
 class KeyStore:
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.now = now  # stamps createdAt of keys stored without one
         self.directory = Path(directory) if directory is not None else default_key_dir()
         self.meta_path = self.directory / "keys.json"
         self.secrets_path = self.directory / "secrets.json"
@@ -108,7 +111,7 @@ class KeyStore:
         meta, stored = self._load_meta(), self._load_secrets()
         if _entry(meta, key_id):
             raise KeyStoreError(f"key_id: {key_id} is already stored")
-        created_at = created_at or datetime.now(UTC).isoformat(timespec="seconds")
+        created_at = created_at or self.now().isoformat(timespec="seconds")
         entry = {"id": key_id, "name": name, "scope": scope, "venue": venue,
                  "expiresAt": expires_at, "createdAt": created_at}
         meta["keys"].append(entry)

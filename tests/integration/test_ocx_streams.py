@@ -34,8 +34,8 @@ from tests.helpers import Trader
 from tests.integration.conftest import BTC, ETH, market_order, ok
 
 FAST = ClientConfig(heartbeat_timeout_s=2.0, stale_after_s=0.4, reconnect_base_s=0.02,
-                    reconnect_cap_s=0.1, stable_after_s=0.1, backoff_base_s=0.01, backoff_cap_s=0.05,
-                    book_interval_ms=0, user_interval_ms=0)
+                    reconnect_cap_s=0.1, stable_after_s=0.1, backoff_base_s=0.01,
+                    backoff_cap_s=0.05, book_interval_ms=0, user_interval_ms=0)
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
@@ -350,3 +350,41 @@ async def test_a_venue_that_hangs_up_after_each_snapshot_gets_a_growing_backoff(
             await eventually(lambda: len(waits) >= 5, what="five reconnects")
             await stream.stop()
     assert waits[:5] == [0.04, 0.08, 0.1, 0.1, 0.1]  # capped, never reset by a flap
+
+
+async def test_a_private_stream_needs_no_sse_ids_only_event_seq():
+    """The contract numbers private messages by eventSeq; a venue may send no `id:`."""
+    from starlette.applications import Starlette
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    from tests.doubles import serve
+
+    def frame(event: str, seq: int, payload: str) -> str:
+        return (f'event: {event}\ndata: {{"eventId":"e{seq}","eventType":"{event}",'
+                f'"eventSeq":{seq},"engineTs":1,"payload":{payload}}}\n\n')
+
+    balances = ('{"equity":"1","walletBalance":"1","availableMargin":"1","initialMargin":"0",'
+                '"maintenanceMargin":"0","marginUsage":"0","unrealizedPnl":"0",'
+                '"realizedPnl":"0"}')
+    frames = [frame("snapshot", 1, f'{{"orders":[],"positions":[],"balances":{balances}}}'),
+              frame("delta", 2, '{"fills":[],"orders":[],"removedOrderIds":[],'
+                                '"positions":[]}'),
+              frame("delta", 4, '{"fills":[],"orders":[],"removedOrderIds":[],'
+                                '"positions":[]}')]
+
+    async def user(request):
+        async def body():
+            for f in frames:
+                yield f.encode()
+            await asyncio.sleep(30)
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    with serve(Starlette(routes=[Route("/perps/stream/user", user)])) as url:
+        async with httpx.AsyncClient(base_url=url) as http:
+            stream = UserStream(http, FAST, httpx.BasicAuth("u", "p"),  # no reconnect here
+                                sleep=lambda s: asyncio.sleep(30)).start()
+            await eventually(lambda: stream.gaps >= 1, what="the eventSeq gap")
+            assert stream.bad_messages == 0  # no `id:` is not a bad message
+            assert stream.messages >= 2 and "eventSeq 4 after 2" in stream.last_error
+            await stream.stop()

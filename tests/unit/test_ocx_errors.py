@@ -9,7 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from desk.ocx.errors import (
+from desk.domain.errors import (
     AuthError,
     BadRequestError,
     BusinessReject,
@@ -28,8 +28,8 @@ from desk.ocx.errors import (
     ValidationError,
     VenueCallError,
     VenueReject,
-    error_from_response,
 )
+from desk.ocx.errors import error_from_response
 
 # every contract code: (status, code, class, error "Kind" of the long form)
 CONTRACT = [
