@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from desk.domain.records import (
     Balances,
@@ -37,6 +37,10 @@ class ReferenceFeed(Protocol):
     def price(self) -> Decimal | None: ...
 
     def health(self) -> Health: ...
+
+    def on_update(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (no arguments, must not block) after each new price."""
+        ...
 
 
 class BookView(Protocol):
@@ -105,3 +109,36 @@ class Venue(Protocol):
     def on_fill(self, listener: Callable[[Fill], None]) -> None: ...
 
     def health(self) -> list[Health]: ...
+
+    async def traded_volume(self, market_id: str) -> Decimal:
+        """The market's traded volume so far (rolling 24 h on OCX): VWAP hedges
+        follow its increments."""
+        ...
+
+
+class Clock(Protocol):
+    """Wall time for days and hours, monotonic time for intervals, and sleep.
+    Live desks use `engine.clock.SystemClock`; tests and backtests inject their own."""
+
+    def time(self) -> float: ...
+
+    def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class Journal(Protocol):
+    """Where events and fills are recorded before they are shown (`desk.store.journal`).
+    `append_fill` returns False for a fill id it already holds (a replay)."""
+
+    def append_event(self, event: dict[str, Any]) -> None: ...
+
+    def append_fill(self, fill: Fill, strategy_id: str | None) -> bool: ...
+
+
+class StrategyStore(Protocol):
+    """Persisted strategy configurations: plain dicts, each with its `id`."""
+
+    def load(self) -> list[dict[str, Any]]: ...
+
+    def save(self, strategies: list[dict[str, Any]]) -> None: ...

@@ -87,6 +87,9 @@ class OcxVenue:
                              quantity: Decimal | None = None) -> r.CloseResult:
         return await self.client.close_position(market_id, quantity)
 
+    async def traded_volume(self, market_id: str) -> Decimal:
+        return (await self.client.market_stats(market_id)).volume24h
+
     def rate_limit_wait_s(self) -> float:
         return self.client.rate.wait_s(self.client.monotonic())
 

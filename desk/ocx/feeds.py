@@ -11,6 +11,7 @@ A real venue's user plugs in their own feed: anything with `market_id`,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from desk.domain.records import FeedState, Health
@@ -28,6 +29,9 @@ class IndexFeed:
 
     def health(self) -> Health:
         return self.stream.health()
+
+    def on_update(self, callback: Callable[[], None]) -> None:
+        self.stream.listeners.append(callback)
 
 
 class BookMidFeed:
@@ -48,3 +52,6 @@ class BookMidFeed:
             return Health(h.name, FeedState.STALE, h.last_event_age_s, h.reconnects, h.gaps,
                           h.bad_messages, "one side of the book is empty")
         return h
+
+    def on_update(self, callback: Callable[[], None]) -> None:
+        self.stream.listeners.append(callback)

@@ -96,6 +96,7 @@ class SseStream:
         self._snapshotted = False
         self._snapshot_at = 0.0
         self.snapshots = asyncio.Event()  # set at each fresh snapshot, for waiters
+        self.listeners: list[Callable[[], None]] = []  # told after each folded message
         self._task: asyncio.Task | None = None
 
     # --- lifecycle ------------------------------------------------------------------
@@ -210,6 +211,11 @@ class SseStream:
                 first = False
                 self.messages += 1
                 self.last_event_at = self.monotonic()
+                for listener in self.listeners:
+                    try:
+                        listener()
+                    except Exception:  # a listener's bug is not the stream's trouble
+                        log.exception("%s: a listener failed", self.name)
                 if not self._snapshotted:
                     self._snapshotted = True
                     self._snapshot_at = self.last_event_at

@@ -1,0 +1,475 @@
+"""The control surface: the one API the TUI, `desk run` and the tests drive.
+
+`StrategyManager(venue, ...)`, then `await open()` (markets, saved strategies,
+orphaned orders cancelled, positions reloaded, dead-man switch armed), then
+create / get / list / update / start / stop / pause / resume /
+emergency_stop_all / cancel_all_quotes / get_metrics / get_quote_stats /
+subscribe_events / events, and `await shutdown()` at the end (everything
+pulled). Errors are the typed ones of `engine.errors`.
+
+One running strategy per market: a bulk quote with `cancelAll` replaces every
+resting order of the account on its market, so two strategies quoting one
+market would cancel each other's ladders. Several may be configured per
+market; starting a second one there is refused with the name of the first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from desk.domain.records import Fill, QuoteLevel
+from desk.engine.clock import SystemClock
+from desk.engine.config import EngineConfig, StrategyConfig, describe, errors_by_field
+from desk.engine.errors import (
+    CircuitBreakerError,
+    InsufficientMarginError,
+    PositionLimitError,
+    StrategyError,
+    UnknownStrategyError,
+)
+from desk.engine.events import Event, EventBus, EventType, Severity
+from desk.engine.guard import Guard
+from desk.engine.ids import Ids, owner
+from desk.engine.metrics import Metrics, QuoteStats
+from desk.engine.ports import Clock, Journal, StrategyStore, Venue
+from desk.engine.pricing import Ladder, Rules, build_ladder
+from desk.engine.strategy import Context, State, Strategy
+
+log = logging.getLogger(__name__)
+
+
+class StrategyConfigError(StrategyError):
+    """Parameters that do not validate; `fields` maps each bad field to its message."""
+
+    def __init__(self, message: str, fields: dict[str, str]):
+        super().__init__(message)
+        self.fields = fields
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyInfo:
+    """A strategy as the outside sees it, at one moment."""
+    id: str
+    config: StrategyConfig
+    state: State
+    reason: str | None
+    breaker: str | None
+    position: Decimal
+    quote_id: str | None
+    ladder: Ladder | None
+    hedging: bool
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def market_id(self) -> str:
+        return self.config.market_id
+
+
+class StrategyManager:
+    def __init__(self, venue: Venue, *, clock: Clock | None = None,
+                 rng: random.Random | None = None, journal: Journal | None = None,
+                 store: StrategyStore | None = None, engine: EngineConfig | None = None,
+                 external_venue: Venue | None = None):
+        self.venue = venue
+        self.clock = clock or SystemClock()
+        self.journal = journal
+        self.store = store
+        self.engine = engine or EngineConfig()
+        self.bus = EventBus(lambda: int(self.clock.time() * 1000), journal)
+        self.guard = Guard(venue, self.clock, self.bus, self.engine, self._watched,
+                           self._drain)
+        self.guard.on_change.append(self._guard_changed)
+        self.ctx = Context(venue, self.clock, self.bus, Ids(rng or random.Random()),
+                           self.engine, {}, self.guard, external_venue)
+        self.strategies: dict[str, Strategy] = {}
+        self.base_equity = Decimal(100_000)
+        self._housekeeper: asyncio.Task | None = None
+        self.opened = False
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Read the venue, load saved strategies, clean up after the last run, arm the
+        dead-man switch. The venue must be started (streams snapshotted)."""
+        markets = await self.venue.markets()
+        self.ctx.rules.update({m.market_id: Rules(m.tick_size, m.step_size, m.min_quantity)
+                               for m in markets})
+        self.base_equity = (await self.venue.balances()).equity
+        self.venue.on_fill(self._on_fill)
+        for market_id in self.ctx.rules:
+            with contextlib.suppress(KeyError):
+                feed = self.venue.reference(market_id)
+                feed.on_update(lambda m=market_id: self._on_price(m))
+        if self.store is not None:
+            for record in self.store.load():
+                self._load(record)
+        await self._reconcile_on_start()
+        self.guard.start()
+        self._housekeeper = asyncio.get_running_loop().create_task(self._housekeeping(),
+                                                                   name="housekeeping")
+        self.opened = True
+
+    def _load(self, record: dict[str, Any]) -> None:
+        record = dict(record)
+        sid = str(record.pop("id", "") or self.ctx.ids.strategy())
+        try:
+            config = StrategyConfig.model_validate(record)
+        except ValidationError as err:
+            name = record.get("name", sid)
+            raise StrategyConfigError(f"saved strategy {name!r}: {describe(err)}",
+                                      errors_by_field(err)) from None
+        self._add(sid, config)
+
+    async def _reconcile_on_start(self) -> None:
+        orders = await self.venue.open_orders()
+        if orders:  # nothing runs yet, so nothing owns them
+            cancelled = await self.venue.cancel_all()
+            self.bus.publish(EventType.QUOTE_CANCELLED, None, Severity.WARNING,
+                             reason="orphaned", count=len(cancelled),
+                             order_ids=[o.order_id for o in orders][:50],
+                             client_order_ids=[o.client_order_id for o in orders][:50])
+        for position in await self.venue.positions():
+            if position.flat:
+                continue
+            holder = next((s for s in self.strategies.values()
+                           if s.market_id == position.market_id), None)
+            if holder is not None:
+                holder.pnl.seed(position.quantity, position.entry_price)
+            self.bus.publish(EventType.POSITION_CHANGED, holder.id if holder else None,
+                             market_id=position.market_id, old_position=Decimal(0),
+                             new_position=position.quantity, reloaded=True)
+
+    async def start_enabled(self) -> None:
+        """Start every saved strategy with `enabled = true` (a refusal is an error event)."""
+        for s in list(self.strategies.values()):
+            if s.config.enabled and s.state in (State.CREATED, State.STOPPED):
+                try:
+                    await self.start(s.id)
+                except StrategyError as exc:
+                    self.bus.publish(EventType.ERROR, s.id, code="START_REFUSED",
+                                     message=str(exc))
+
+    async def shutdown(self, reason: str = "shutdown") -> None:
+        """Pull every quote (unscoped cancel-all first), then stop every loop."""
+        await self.guard.trip(reason, hold=True)
+        for s in self.strategies.values():
+            if s.state is State.RUNNING:
+                s.state = State.STOPPED
+                s.reason = reason
+                s.quote_id = None
+                self.bus.publish(EventType.STOPPED, s.id, reason=reason)
+            if s.hedge:
+                s.hedge.cancel()
+            await s.join()
+        await self.guard.stop()
+        if self._housekeeper is not None:
+            self._housekeeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeper
+            self._housekeeper = None
+
+    # --- create / read / update -----------------------------------------------------------
+
+    def _strategy(self, strategy_id: str) -> Strategy:
+        try:
+            return self.strategies[strategy_id]
+        except KeyError:
+            raise UnknownStrategyError(f"no strategy with id {strategy_id!r}") from None
+
+    def _validate(self, data: dict[str, Any], sid: str | None) -> StrategyConfig:
+        try:
+            config = StrategyConfig.model_validate(data)
+        except ValidationError as err:
+            raise StrategyConfigError(describe(err), errors_by_field(err)) from None
+        problems: dict[str, str] = {}
+        if any(s.config.name == config.name for s in self.strategies.values() if s.id != sid):
+            problems["name"] = f"a strategy named {config.name!r} exists already"
+        if self.ctx.rules and config.market_id not in self.ctx.rules:
+            problems["market_id"] = (f"{config.market_id!r} is not a market of this venue "
+                                     f"({', '.join(sorted(self.ctx.rules))})")
+        if config.hedge_venue != "internal" and self.ctx.external is None:
+            problems["hedge_venue"] = (f"{config.hedge_venue!r} needs a second venue "
+                                       "connection and none is configured; use 'internal'")
+        if problems:
+            raise StrategyConfigError("; ".join(f"{k}: {v}" for k, v in problems.items()),
+                                      problems)
+        return config
+
+    def _add(self, sid: str, config: StrategyConfig) -> Strategy:
+        s = Strategy(sid, config, self.ctx, self.base_equity)
+        self.strategies[sid] = s
+        return s
+
+    def _persist(self) -> None:
+        if self.store is not None:
+            self.store.save([{"id": s.id, **s.config.to_toml_dict()}
+                             for s in self.strategies.values()])
+
+    def create(self, **params: Any) -> StrategyInfo:
+        config = self._validate(params, None)
+        s = self._add(self.ctx.ids.strategy(), config)
+        self._persist()
+        return self.info(s)
+
+    def info(self, s: Strategy) -> StrategyInfo:
+        return StrategyInfo(s.id, s.config, s.state, s.reason, s.breaker, s.position,
+                            s.quote_id, s.ladder, bool(s.hedge and not s.hedge.done))
+
+    def get(self, strategy_id: str) -> StrategyInfo:
+        return self.info(self._strategy(strategy_id))
+
+    def list(self, asset: str | None = None, status: State | str | None = None
+             ) -> list[StrategyInfo]:
+        out = []
+        for s in self.strategies.values():
+            if asset is not None and asset.upper() not in (s.config.asset, s.market_id):
+                continue
+            if status is not None and s.state != State(status):
+                continue
+            out.append(self.info(s))
+        return out
+
+    async def update(self, strategy_id: str, **changes: Any) -> StrategyInfo:
+        """Validate and apply new parameters; a running strategy uses them on its next
+        cycle. Nothing changes if any value is bad."""
+        s = self._strategy(strategy_id)
+        config = self._validate({**s.config.model_dump(), **changes}, s.id)
+        if config.market_id != s.market_id and s.state in (State.RUNNING, State.HALTED):
+            raise StrategyConfigError("market_id: stop the strategy before moving it to "
+                                      "another market", {"market_id": "stop it first"})
+        s.update(config)
+        self._persist()
+        return self.info(s)
+
+    async def remove(self, strategy_id: str) -> None:
+        s = self._strategy(strategy_id)
+        if s.state not in (State.CREATED, State.STOPPED):
+            raise StrategyError(f"strategy {s.config.name!r} is {s.state}: stop it first")
+        del self.strategies[strategy_id]
+        self._persist()
+
+    # --- start / pause / resume / stop ---------------------------------------------------
+
+    async def _check_can_run(self, s: Strategy) -> None:
+        other = next((o for o in self.strategies.values() if o is not s
+                      and o.market_id == s.market_id and o.state is State.RUNNING), None)
+        if other is not None:
+            raise StrategyError(f"{s.market_id} is quoted by {other.config.name!r}: a bulk "
+                                "quote replaces every resting order on its market, so only "
+                                "one strategy per market can run")
+        if abs(s.net_position) > s.config.max_position:
+            raise PositionLimitError(
+                f"position {s.net_position} is beyond max_position {s.config.max_position}: "
+                "flatten it or raise the limit first", s.net_position, s.config.max_position)
+        if s.breaker is not None and (reason := s.check_breakers()) is not None:
+            raise CircuitBreakerError(reason)
+        if self.engine.preview:
+            await self._preview(s)
+
+    async def _preview(self, s: Strategy) -> None:
+        fair = s.fair()
+        if fair is None:
+            return
+        ladder = build_ladder(s.config, self.ctx.rules[s.market_id], s.situation(fair))
+        quotes = [QuoteLevel(lv.side, lv.price, lv.quantity, self.ctx.ids.order(s.id),
+                             post_only=s.config.post_only) for lv in ladder.levels]
+        if not quotes:
+            return
+        preview = await self.venue.preview_quotes(s.market_id, quotes, True)
+        if not preview.approved:
+            raise InsufficientMarginError(
+                f"the first ladder needs {preview.margin_required} of margin: "
+                f"{preview.reason or 'not approved'}", preview.margin_required, None)
+
+    async def start(self, strategy_id: str) -> StrategyInfo:
+        s = self._strategy(strategy_id)
+        if s.state is State.RUNNING:
+            return self.info(s)
+        resuming = s.state in (State.PAUSED, State.HALTED)
+        if not s.can_go(State.RUNNING):
+            raise StrategyError(f"strategy {s.config.name!r} is {s.state}: cannot start")
+        await self._check_can_run(s)
+        s.go(State.RUNNING)
+        self.bus.publish(EventType.RESUMED if resuming else EventType.STARTED, s.id,
+                         market_id=s.market_id)
+        return self.info(s)
+
+    async def resume(self, strategy_id: str) -> StrategyInfo:
+        s = self._strategy(strategy_id)
+        if s.state not in (State.PAUSED, State.HALTED):
+            raise StrategyError(f"strategy {s.config.name!r} is {s.state}: nothing to resume")
+        return await self.start(strategy_id)
+
+    async def _stand_down(self, s: Strategy, to: State, reason: str | None) -> None:
+        """Leave the running state and pull this strategy's quotes."""
+        s.go(to, reason)
+        if s.hedge:
+            s.hedge.cancel()
+        async with s.lock:  # a cycle in flight lands first, then is pulled
+            await s.join()
+            await s.pull()
+
+    async def pause(self, strategy_id: str) -> StrategyInfo:
+        s = self._strategy(strategy_id)
+        if s.state is State.PAUSED:
+            return self.info(s)
+        if not s.can_go(State.PAUSED):
+            raise StrategyError(f"strategy {s.config.name!r} is {s.state}: cannot pause")
+        await self._stand_down(s, State.PAUSED, "operator")
+        self.bus.publish(EventType.PAUSED, s.id, reason="operator")
+        return self.info(s)
+
+    async def stop(self, strategy_id: str, flatten_position: bool = False) -> StrategyInfo:
+        s = self._strategy(strategy_id)
+        if s.state is not State.STOPPED:
+            await self._stand_down(s, State.STOPPED, "operator")
+        flattened = None
+        if flatten_position and s.position != 0:
+            result = await self.venue.close_position(s.market_id)
+            flattened = str(result.order.filled_quantity)
+        self.bus.publish(EventType.STOPPED, s.id, reason="operator", flattened=flattened)
+        return self.info(s)
+
+    async def emergency_stop_all(self) -> list[str]:
+        """Every strategy stops; unscoped cancel-all goes out before anything waits."""
+        running = [s for s in self.strategies.values()
+                   if s.state in (State.RUNNING, State.HALTED, State.PAUSED)]
+        for s in running:
+            s.state = State.STOPPED
+            s.reason = "emergency stop"
+            if s.hedge:
+                s.hedge.cancel()
+        cancelled = await self.guard.cancel_everything()
+        if await self._drain():
+            cancelled += await self.guard.cancel_everything()
+        for s in running:
+            await s.join()
+            s.quote_id = None
+            self.bus.publish(EventType.STOPPED, s.id, Severity.WARNING, reason="emergency stop")
+        self.bus.publish(EventType.QUOTE_CANCELLED, None, reason="emergency stop",
+                         count=len(cancelled))
+        return cancelled
+
+    async def cancel_all_quotes(self, asset: str) -> list[str]:
+        """Pull every quote on one market (`BTC` or `BTC-PERP`); the strategies quoting it
+        are paused so they do not quote it again."""
+        market = asset.upper() if "-" in asset else f"{asset.upper()}-PERP"
+        if self.ctx.rules and market not in self.ctx.rules:
+            raise StrategyError(f"asset: {asset!r} is not a market of this venue")
+        for s in self.strategies.values():
+            if s.market_id == market and s.state is State.RUNNING:
+                await self.pause(s.id)
+        cancelled = await self.venue.cancel_all(market)
+        self.bus.publish(EventType.QUOTE_CANCELLED, None, market_id=market,
+                         count=len(cancelled), reason="cancel_all_quotes")
+        return cancelled
+
+    # --- metrics and events ----------------------------------------------------------------
+
+    def get_metrics(self, strategy_id: str) -> Metrics:
+        return self._strategy(strategy_id).metrics()
+
+    def get_quote_stats(self, strategy_id: str) -> QuoteStats:
+        return self._strategy(strategy_id).quotes.stats()
+
+    def subscribe_events(self, callback: Callable[[Event], None],
+                         strategy_id: str | None = None) -> Callable[[], None]:
+        if strategy_id is not None:
+            self._strategy(strategy_id)
+        return self.bus.subscribe(callback, strategy_id)
+
+    def events(self, strategy_id: str | None = None) -> AsyncIterator[Event]:
+        return self.bus.events(strategy_id)
+
+    # --- wiring -----------------------------------------------------------------------------
+
+    def _watched(self) -> Iterator[tuple[str, int]]:
+        for s in self.strategies.values():
+            if s.state is State.RUNNING:
+                yield s.market_id, s.config.stale_feed_ms
+
+    async def _drain(self) -> bool:
+        busy = False
+        for s in list(self.strategies.values()):
+            if s.lock.locked():
+                busy = True
+                async with s.lock:
+                    pass
+        return busy
+
+    def _guard_changed(self, armed: bool) -> None:
+        for s in self.strategies.values():
+            if not armed:
+                s.quote_id = None
+                s.ladder = None
+            elif s.state is State.RUNNING:
+                s.pending = "rearmed"
+                s.wake.set()
+
+    def _on_price(self, market_id: str) -> None:
+        price = self.venue.reference(market_id).price()
+        if price is None:
+            return
+        for s in self.strategies.values():
+            if s.market_id == market_id:
+                s.on_price(price)
+
+    def _on_fill(self, fill: Fill) -> None:
+        sid = owner(fill.client_order_id) or owner(fill.quote_id)
+        s = self.strategies.get(sid or "")
+        if self.journal is not None and not self.journal.append_fill(fill, s.id if s else None):
+            return  # a replay of a fill already recorded
+        if s is not None:
+            s.on_fill(fill)
+        else:
+            self.bus.publish(EventType.QUOTE_FILLED, None, Severity.WARNING,
+                             market_id=fill.market_id, side=str(fill.side), price=fill.price,
+                             quantity=fill.quantity, fill_id=fill.fill_id,
+                             client_order_id=fill.client_order_id, note="not a desk order")
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await self.clock.sleep(self.engine.housekeeping_s)
+            for s in list(self.strategies.values()):
+                try:
+                    await self._keep(s)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("housekeeping of %s failed", s.id)
+
+    async def _keep(self, s: Strategy) -> None:
+        s.housekeeping()
+        if s.state is State.RUNNING:
+            reason = s.check_breakers()
+            if reason is not None:
+                async with s.lock:
+                    await s.halt(reason)
+                return
+            if self.guard.quoting_allowed:
+                s._maybe_hedge()
+        elif (s.state is State.HALTED and s.config.auto_resume_enabled
+              and s.halted_at is not None
+              and self.clock.monotonic() - s.halted_at >= s.config.resume_delay_minutes * 60):
+            try:
+                await self._check_can_run(s)
+            except StrategyError as exc:
+                s.halted_at = self.clock.monotonic()  # try again after another delay
+                self.bus.publish(EventType.ERROR, s.id, Severity.WARNING,
+                                 code="AUTO_RESUME_REFUSED", message=str(exc))
+                return
+            s.go(State.RUNNING)
+            self.bus.publish(EventType.RESUMED, s.id, reason="auto_resume")
+

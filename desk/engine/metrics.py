@@ -1,0 +1,213 @@
+"""Per-strategy PnL (average cost), performance metrics and quote statistics.
+
+- `PnlBook`: position, average entry, realized PnL net of fees, volume, trades,
+  wins. A fill that reduces the position realises (price − average)·size on the
+  closed part; a fill through zero closes the old side and opens the new one at
+  the fill price.
+- `PnlSeries`: the strategy's total PnL sampled over time, for the daily and
+  hourly loss, the drawdown of the equity attributed to it (starting account
+  equity + its PnL), the Sharpe ratio of per-minute PnL changes (annualised
+  with √(minutes per year)), and the chart.
+- `QuoteBook`: every level sent, when and against which fair value, so each
+  fill gives its time to fill and the spread it captured (bps from fair,
+  positive when bought below or sold above).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from decimal import Decimal
+
+from desk.domain import BPS, ZERO, Side
+from desk.domain.records import Fill
+
+MINUTES_PER_YEAR = 525_600
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    total_pnl: Decimal
+    daily_pnl: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: Decimal
+    total_volume: Decimal   # notional, quote currency
+    trade_count: int
+    win_rate: float         # % of position-reducing fills that made money
+    sharpe_ratio: float
+    max_drawdown: float     # % of peak attributed equity
+    position: Decimal
+    average_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteStats:
+    quotes_sent: int
+    quotes_filled: int
+    fill_rate: float           # %
+    avg_fill_time_ms: float
+    avg_spread_captured_bps: float
+
+
+class PnlBook:
+    def __init__(self) -> None:
+        self.position = ZERO
+        self.average: Decimal | None = None
+        self.realized = ZERO  # net of fees
+        self.fees = ZERO
+        self.volume = ZERO
+        self.trades = 0
+        self.closes = 0
+        self.wins = 0
+
+    def seed(self, position: Decimal, entry_price: Decimal | None) -> None:
+        """Start from a position found on the venue."""
+        self.position = position
+        self.average = entry_price if position else None
+
+    def on_fill(self, fill: Fill) -> Decimal:
+        """Apply a fill; returns the PnL it realised (before fees)."""
+        qty = fill.signed_quantity
+        price = fill.price
+        self.trades += 1
+        self.volume += fill.quantity * price
+        self.fees += fill.fee
+        self.realized -= fill.fee
+        realised = ZERO
+        pos = self.position
+        if pos == 0 or (pos > 0) == (qty > 0):  # opening or adding
+            new = pos + qty
+            self.average = price if pos == 0 else (self.average * pos + price * qty) / new
+            self.position = new
+            return realised
+        closed = min(abs(qty), abs(pos))
+        direction = 1 if pos > 0 else -1
+        realised = (price - self.average) * closed * direction
+        self.realized += realised
+        self.closes += 1
+        if realised > 0:
+            self.wins += 1
+        new = pos + qty
+        self.position = new
+        if new == 0:
+            self.average = None
+        elif (new > 0) != (pos > 0):  # went through zero: the rest opens at this price
+            self.average = price
+        return realised
+
+    def unrealized(self, mark: Decimal | None) -> Decimal:
+        if self.position == 0 or mark is None or self.average is None:
+            return ZERO
+        return (mark - self.average) * self.position
+
+    def total(self, mark: Decimal | None) -> Decimal:
+        return self.realized + self.unrealized(mark)
+
+
+class PnlSeries:
+    """Total PnL over time. `sample()` at most every `sample_s`; a new UTC day starts
+    the daily PnL afresh."""
+
+    def __init__(self, base_equity: Decimal, sample_s: float = 1.0):
+        self.base_equity = base_equity
+        self.sample_s = sample_s
+        self.recent: deque[tuple[float, Decimal]] = deque()   # the last hour, per sample
+        self.minutes: deque[tuple[float, Decimal]] = deque(maxlen=7 * 24 * 60)
+        self.day: int | None = None
+        self.day_start = ZERO
+        self.peak = base_equity
+        self.max_drawdown = 0.0
+        self.last = ZERO
+        self._last_t: float | None = None
+
+    def sample(self, t: float, total: Decimal) -> None:
+        self.last = total
+        day = int(t // 86400)
+        if self.day != day:
+            self.day, self.day_start = day, total
+        equity = self.base_equity + total
+        self.peak = max(self.peak, equity)
+        if self.peak > 0:
+            drawdown = float((self.peak - equity) / self.peak * 100)
+            self.max_drawdown = max(self.max_drawdown, drawdown)
+        if self._last_t is not None and t - self._last_t < self.sample_s:
+            return
+        self._last_t = t
+        self.recent.append((t, total))
+        while self.recent and self.recent[0][0] < t - 3600:
+            self.recent.popleft()
+        if not self.minutes or t - self.minutes[-1][0] >= 60:
+            self.minutes.append((t, total))
+
+    def daily(self) -> Decimal:
+        return self.last - self.day_start
+
+    def hourly(self) -> Decimal:
+        """PnL change over the last hour (from the oldest sample within it)."""
+        return self.last - self.recent[0][1] if self.recent else ZERO
+
+    def drawdown_pct(self) -> float:
+        equity = self.base_equity + self.last
+        return float((self.peak - equity) / self.peak * 100) if self.peak > 0 else 0.0
+
+    def sharpe(self) -> float:
+        values = [float(v) for _, v in self.minutes]
+        if len(values) < 3:
+            return 0.0
+        changes = [b - a for a, b in zip(values, values[1:], strict=False)]
+        mean = sum(changes) / len(changes)
+        var = sum((c - mean) ** 2 for c in changes) / (len(changes) - 1)
+        if var <= 0:
+            return 0.0
+        return mean / math.sqrt(var) * math.sqrt(MINUTES_PER_YEAR)
+
+
+@dataclass(slots=True)
+class _Sent:
+    side: Side
+    fair: Decimal
+    sent_ms: int
+    filled: bool = False
+
+
+class QuoteBook:
+    def __init__(self, keep: int = 20_000):
+        self.keep = keep
+        self.sent: OrderedDict[str, _Sent] = OrderedDict()
+        self.quotes_sent = 0
+        self.quotes_filled = 0
+        self._fill_ms_sum = 0.0
+        self._captured_sum = 0.0
+        self._captured_n = 0
+
+    def on_sent(self, client_order_id: str, side: Side, fair: Decimal, sent_ms: int) -> None:
+        self.sent[client_order_id] = _Sent(side, fair, sent_ms)
+        self.quotes_sent += 1
+        while len(self.sent) > self.keep:
+            self.sent.popitem(last=False)
+
+    def on_fill(self, fill: Fill) -> float | None:
+        """Record a fill of one of our levels; returns the spread it captured (bps)."""
+        entry = self.sent.get(fill.client_order_id or "")
+        if entry is None:
+            return None
+        if not entry.filled:
+            entry.filled = True
+            self.quotes_filled += 1
+            self._fill_ms_sum += max(0, fill.created_at - entry.sent_ms)
+        edge = (entry.fair - fill.price) if fill.side is Side.BUY else (fill.price - entry.fair)
+        captured = float(edge / entry.fair * BPS)
+        self._captured_sum += captured
+        self._captured_n += 1
+        return captured
+
+    def stats(self) -> QuoteStats:
+        sent, filled = self.quotes_sent, self.quotes_filled
+        return QuoteStats(
+            quotes_sent=sent, quotes_filled=filled,
+            fill_rate=filled / sent * 100 if sent else 0.0,
+            avg_fill_time_ms=self._fill_ms_sum / filled if filled else 0.0,
+            avg_spread_captured_bps=(self._captured_sum / self._captured_n
+                                     if self._captured_n else 0.0))
