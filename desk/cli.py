@@ -97,9 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="allow binding an address other than loopback")
     venue.set_defaults(func=_venue)
 
-    from desk import cli_keys
+    from desk import cli_keys, cli_run
     cli_keys.add_parser(sub)
     sub.choices["keys"].set_defaults(func=_keys)
+    cli_run.add_parser(sub)
     return parser
 
 

@@ -8,6 +8,7 @@ Precedence (highest first): command-line flags, DESK_* environment variables
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import Field, ValidationError
@@ -18,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from desk.engine.config import EngineConfig
 from desk.ocx.config import ClientConfig
 from desk.venue.config import VenueConfig
 
@@ -44,6 +46,17 @@ class DeskSettings(BaseSettings):
     account: str = Field("desk", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
     # where API keys are kept (default: the user config dir)
     key_dir: Path | None = None
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    # fair value: the embedded venue's index, or the venue's own book (mid / microprice);
+    # default: index on the embedded venue, mid elsewhere
+    reference: Literal["index", "mid", "micro"] | None = None
+    # the strategies of this desk; when given they replace the saved ones for the run
+    # (each a table of strategy parameters: `[[strategies]]`)
+    strategies: list[dict[str, Any]] | None = None
+    # the SQLite journal (default: journal.sqlite3 in the user data dir)
+    journal_path: Path | None = None
+    # saved strategies (default: strategies.toml in the user config dir)
+    strategies_path: Path | None = None
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

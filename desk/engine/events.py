@@ -18,6 +18,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from desk.domain import fmt
 from desk.engine.ports import Journal
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class Event:
 
 def _plain(v: Any) -> Any:
     if isinstance(v, Decimal):
-        return str(v)
+        return fmt(v)
     if isinstance(v, (list, tuple)):
         return [_plain(x) for x in v]
     if isinstance(v, dict):

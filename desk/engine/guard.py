@@ -71,12 +71,13 @@ class Guard:
     def problem(self) -> str | None:
         """Why quoting is unsafe right now, or None."""
         for market_id, stale_ms in self.watched():
-            h = self.venue.reference(market_id).health()
-            if h.state is not FeedState.LIVE:
-                return f"reference feed {market_id} is {h.state}"
-            if h.last_event_age_s is None or h.last_event_age_s * 1000 > stale_ms:
-                age = "never" if h.last_event_age_s is None else \
-                    f"{h.last_event_age_s * 1000:.0f} ms old"
+            feed = self.venue.reference(market_id)
+            state = feed.health().state
+            if state is not FeedState.LIVE:
+                return f"reference feed {market_id} is {state}"
+            age_s = feed.price_age_s()
+            if age_s is None or age_s * 1000 > stale_ms:
+                age = "no price" if age_s is None else f"{age_s * 1000:.0f} ms old"
                 return f"reference feed {market_id} is stale ({age}, limit {stale_ms} ms)"
         if not self.venue.account().trusted:
             return "fill stream is not live (reconnecting)"

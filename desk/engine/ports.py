@@ -38,6 +38,11 @@ class ReferenceFeed(Protocol):
 
     def health(self) -> Health: ...
 
+    def price_age_s(self) -> float | None:
+        """Seconds since the feed last vouched for its price (None: never). The dead-man
+        switch compares it with `stale_feed_ms`."""
+        ...
+
     def on_update(self, callback: Callable[[], None]) -> None:
         """Call `callback` (no arguments, must not block) after each new price."""
         ...

@@ -36,6 +36,7 @@ from desk.engine.risk import MarginGuard, breaker
 from desk.engine.volatility import RealisedVol
 
 log = logging.getLogger(__name__)
+MONEY = Decimal("1e-8")
 
 
 class State(StrEnum):
@@ -79,6 +80,11 @@ class Context:
 
     def now_ms(self) -> int:
         return int(self.clock.time() * 1000)
+
+
+def _cents(value: Decimal) -> Decimal:
+    """Money for people: 8 decimal places (average prices divide without end)."""
+    return value.quantize(MONEY)
 
 
 def _pairs(levels: tuple) -> list[list[str]]:
@@ -135,8 +141,9 @@ class Strategy:
     def metrics(self) -> Metrics:
         mark = self.fair() or self.last_fair
         return Metrics(
-            total_pnl=self.pnl.total(mark), daily_pnl=self.series.daily(),
-            realized_pnl=self.pnl.realized, unrealized_pnl=self.pnl.unrealized(mark),
+            total_pnl=_cents(self.pnl.total(mark)), daily_pnl=_cents(self.series.daily()),
+            realized_pnl=_cents(self.pnl.realized),
+            unrealized_pnl=_cents(self.pnl.unrealized(mark)),
             fees=self.pnl.fees, total_volume=self.pnl.volume, trade_count=self.pnl.trades,
             win_rate=self.pnl.wins / self.pnl.closes * 100 if self.pnl.closes else 0.0,
             sharpe_ratio=self.series.sharpe(), max_drawdown=self.series.max_drawdown,

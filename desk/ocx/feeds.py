@@ -3,7 +3,8 @@
 - `IndexFeed`: the embedded venue's index stream. Goes stale when no price has
   arrived for `stale_after_s` (a frozen index keeps heartbeating but sends no price).
 - `BookMidFeed`: the venue's own book, mid or microprice. Live while the book
-  stream is; None while either side of the book is empty.
+  stream is; None while either side of the book is empty. A quiet book is not
+  a stale one: its price is current as long as the link lives.
 
 A real venue's user plugs in their own feed: anything with `market_id`,
 `price()` and `health()` (the engine's `ReferenceFeed` protocol).
@@ -30,6 +31,10 @@ class IndexFeed:
     def health(self) -> Health:
         return self.stream.health()
 
+    def price_age_s(self) -> float | None:
+        """Every index message is a fresh price; heartbeats are not."""
+        return self.stream.health().last_event_age_s if self.price() is not None else None
+
     def on_update(self, callback: Callable[[], None]) -> None:
         self.stream.listeners.append(callback)
 
@@ -52,6 +57,11 @@ class BookMidFeed:
             return Health(h.name, FeedState.STALE, h.last_event_age_s, h.reconnects, h.gaps,
                           h.bad_messages, "one side of the book is empty")
         return h
+
+    def price_age_s(self) -> float | None:
+        """A quiet book is a current one while its link lives (a dead link is caught by
+        the heartbeat timeout), so the age is 0 while the feed is live."""
+        return 0.0 if self.health().state is FeedState.LIVE else None
 
     def on_update(self, callback: Callable[[], None]) -> None:
         self.stream.listeners.append(callback)

@@ -105,3 +105,17 @@ def _has_table(value: Any) -> bool:
 
 def _id_first(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": entry["id"], **entry} if "id" in entry else dict(entry)
+
+
+class MemoryStrategyStore:
+    """Strategies that live only as long as the process (a `--config` file's set: edits
+    made during the run must not overwrite the saved ones)."""
+
+    def __init__(self, records: list[dict[str, Any]] | None = None):
+        self.records = [dict(r) for r in records or []]
+
+    def load(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.records]
+
+    def save(self, strategies: list[dict[str, Any]]) -> None:
+        self.records = [dict(r) for r in strategies]

@@ -1,0 +1,87 @@
+"""`desk run`: the engine without a screen. Events go to stdout as JSON lines.
+
+On SIGTERM or SIGINT every quote is pulled (unscoped cancel-all first), the
+strategies stop, the embedded venue (if desk started one) stops, and the
+process exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from desk.domain.errors import VenueCallError, VenueReject
+from desk.engine.errors import StrategyError
+from desk.engine.events import Event
+
+if TYPE_CHECKING:
+    from desk.settings import DeskSettings
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="run the strategies headless; events as JSON lines on "
+                                     "stdout; SIGTERM/SIGINT pulls every quote and exits 0")
+    run.add_argument("--venue-url", default=None,
+                     help="trade on this venue with the stored key in use for it "
+                          "(default: start the embedded venue)")
+    run.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                     help="settings file; its [[strategies]] tables replace the saved "
+                          "strategies for this run")
+    run.add_argument("--seed", type=int, default=None,
+                     help="seed of the embedded market and of desk's ids (reproducible runs)")
+    run.set_defaults(func=run_command)
+
+
+def _print(event: Event) -> None:
+    with contextlib.suppress(BrokenPipeError):  # a gone reader must not stop the desk
+        print(json.dumps(event.to_json(), separators=(",", ":"), default=str), flush=True)
+
+
+def run_command(args: argparse.Namespace, settings: DeskSettings) -> int:
+    try:
+        return asyncio.run(_run(args, settings))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _run(args: argparse.Namespace, settings: DeskSettings) -> int:
+    from desk.launch import LaunchError, open_desk
+    from desk.store.journal import JournalError
+    from desk.store.keys import KeyStoreError
+    from desk.store.strategies import StrategyStoreError
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    received: list[str] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        received.append(sig.name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        desk = await open_desk(settings, venue_url=args.venue_url,
+                               config_path=getattr(args, "config", None), seed=args.seed,
+                               on_event=_print)
+    except (LaunchError, StrategyError, KeyStoreError, JournalError, StrategyStoreError) as err:
+        print(f"desk run: {err}", file=sys.stderr)
+        return 2
+    except VenueReject as err:
+        print(f"desk run: the venue refused: {err.code}: {err.message}", file=sys.stderr)
+        return 1
+    except VenueCallError as err:
+        print(f"desk run: cannot reach the venue: {err}", file=sys.stderr)
+        return 1
+    print(f"desk run: trading on {desk.url} with {len(desk.manager.strategies)} "
+          f"strategies; SIGTERM or Ctrl-C pulls every quote and exits", file=sys.stderr)
+    await stop.wait()
+    await desk.close(received[0] if received else "exit")
+    print("desk run: every quote pulled, stopped", file=sys.stderr)
+    return 0

@@ -1,0 +1,187 @@
+"""Wiring a desk together: venue (embedded child process or a URL), key, streams,
+journal, strategy store and the engine. `desk run` and the TUI both start here.
+
+With no venue URL, `desk venue --port 0` runs as a child process (its own
+interpreter, so the market simulation never competes with the engine for the
+GIL) and a trade key is provisioned through its dev session, held in memory
+only. With a URL, the key in use for that venue comes from the key store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from desk.engine.events import Event
+from desk.engine.manager import StrategyManager
+from desk.engine.presets import DEFAULT_STRATEGIES
+from desk.ocx.adapter import OcxVenue
+from desk.ocx.rest import OcxClient
+from desk.settings import DeskSettings
+from desk.store.journal import Journal, default_journal_path
+from desk.store.keys import KeyStore
+from desk.store.strategies import MemoryStrategyStore, TomlStrategyStore
+
+READY = re.compile(r"venue listening on (http://\S+)")
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux only)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        with contextlib.suppress(Exception):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # SET_PDEATHSIG
+
+
+class LaunchError(Exception):
+    """The desk cannot start; the message says what to do."""
+
+
+class EmbeddedVenue:
+    """`desk venue` as a child process on a free loopback port."""
+
+    def __init__(self, config: Path | None = None, seed: int | None = None):
+        self.config = config
+        self.seed = seed
+        self.proc: subprocess.Popen[str] | None = None
+        self.url: str | None = None
+
+    def spawn(self) -> None:
+        """Start the child (from the event loop's thread: PDEATHSIG follows the thread)."""
+        cmd = [sys.executable, "-m", "desk"]
+        if self.config is not None:
+            cmd += ["--config", str(self.config)]
+        cmd += ["venue", "--port", "0"]
+        if self.seed is not None:
+            cmd += ["--seed", str(self.seed)]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # its own session: a Ctrl-C at the terminal reaches desk, which pulls its quotes
+        # before it stops the venue; and it dies with desk even if desk is killed
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                     text=True, env=env, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
+
+    def wait_ready(self, timeout: float = 20.0) -> str:
+        """Block until the child prints its ready line; its URL."""
+        assert self.proc is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else ""  # type: ignore[union-attr]
+        match = READY.search(line)
+        if not match:
+            self.stop()
+            raise LaunchError(f"the embedded venue did not start (said {line.strip()!r})")
+        self.url = match.group(1)
+        return self.url
+
+    def stop(self, timeout: float = 5.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@dataclass
+class Desk:
+    manager: StrategyManager
+    venue: OcxVenue
+    journal: Journal
+    url: str
+    embedded: EmbeddedVenue | None
+
+    async def close(self, reason: str = "exit") -> None:
+        """Pull every quote, stop the engine, the streams and the embedded venue."""
+        try:
+            await self.manager.shutdown(reason)
+        finally:
+            await self.venue.close()
+            self.journal.close()
+            if self.embedded is not None:
+                await asyncio.to_thread(self.embedded.stop)
+
+
+async def _embedded_key(url: str, settings: DeskSettings) -> str:
+    async with OcxClient(url, config=settings.client) as client:
+        client.with_session(await client.dev_session(settings.account))
+        created = await client.create_api_key("desk-engine", "trade")
+        return created.secret
+
+
+def _stored_key(url: str, settings: DeskSettings) -> str:
+    store = KeyStore(settings.key_dir)
+    key = store.in_use(url)
+    if key is None:
+        raise LaunchError(f"no API key in use for {url}: create one with "
+                          f"`desk keys create --venue-url {url}` (or pick one with "
+                          "`desk keys use`)")
+    return store.secret(key.key_id)
+
+
+async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
+                    config_path: Path | None = None, seed: int | None = None,
+                    on_event: Callable[[Event], None] | None = None,
+                    start: bool = True) -> Desk:
+    """Start (or reach) the venue, open the engine, start the enabled strategies."""
+    embedded = None
+    if venue_url is None:
+        embedded = EmbeddedVenue(config_path, seed)
+        embedded.spawn()
+        url = await asyncio.to_thread(embedded.wait_ready)
+    else:
+        url = venue_url.rstrip("/")
+    opened: list[object] = []
+    try:
+        secret = await _embedded_key(url, settings) if embedded else _stored_key(url, settings)
+        client = OcxClient(url, api_key=secret, config=settings.client)
+        del secret
+        markets = [m.market_id for m in await client.markets()]
+        reference = settings.reference or ("index" if embedded else "mid")
+        venue = OcxVenue(client, markets, reference=reference)
+        opened.append(venue)
+        await venue.start()
+        journal = Journal(settings.journal_path or default_journal_path())
+        opened.append(journal)
+        store = (MemoryStrategyStore(settings.strategies) if settings.strategies is not None
+                 else TomlStrategyStore(settings.strategies_path))
+        rng = None
+        if seed is not None:
+            import random
+            rng = random.Random(seed)
+        manager = StrategyManager(venue, rng=rng, journal=journal, store=store,
+                                  engine=settings.engine)
+        if on_event is not None:
+            manager.subscribe_events(on_event)
+        await manager.open()
+        if not manager.strategies:
+            for params in DEFAULT_STRATEGIES:
+                if params["market_id"] in markets:
+                    manager.create(**params)
+        if start:
+            await manager.start_enabled()
+        return Desk(manager, venue, journal, url, embedded)
+    except BaseException:
+        for thing in reversed(opened):
+            with contextlib.suppress(Exception):
+                if isinstance(thing, OcxVenue):
+                    await thing.close()
+                elif isinstance(thing, Journal):
+                    thing.close()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+        raise
