@@ -130,7 +130,7 @@ def _stored_key(url: str, settings: DeskSettings) -> str:
         raise LaunchError(f"no API key in use for {url}: create one with "
                           f"`desk keys create --venue-url {url}` (or pick one with "
                           "`desk keys use`)")
-    return store.secret(key.key_id)
+    return store.secret(key.id)
 
 
 async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
