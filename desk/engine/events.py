@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -68,9 +68,10 @@ class Event:
             raise AttributeError(name) from None
 
     def to_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "ts_ms": self.ts_ms, "type": str(self.type),
-                "strategy_id": self.strategy_id, "severity": str(self.severity),
-                **{k: _plain(v) for k, v in self.data.items()}}
+        head = {"seq": self.seq, "ts_ms": self.ts_ms, "type": str(self.type),
+                "strategy_id": self.strategy_id, "severity": str(self.severity)}
+        body = {k: _plain(v) for k, v in self.data.items() if k not in head}
+        return head | body
 
 
 def _plain(v: Any) -> Any:
@@ -124,13 +125,31 @@ class EventBus:
         self._callbacks.append(entry)
         return lambda: self._callbacks.remove(entry) if entry in self._callbacks else None
 
-    async def events(self, strategy_id: str | None = None) -> AsyncIterator[Event]:
-        """`async for event in bus.events(): ...`, from now on, until the loop breaks."""
-        queue: asyncio.Queue[Event] = asyncio.Queue(self.queue_size)
-        entry = (strategy_id, queue)
-        self._queues.append(entry)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._queues.remove(entry)
+    def events(self, strategy_id: str | None = None) -> Subscription:
+        """`async for event in bus.events(): ...`: every event from this call on (not
+        from the first iteration), until `aclose()` or the loop breaks."""
+        return Subscription(self, strategy_id)
+
+
+class Subscription:
+    def __init__(self, bus: EventBus, strategy_id: str | None):
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(bus.queue_size)
+        self.entry = (strategy_id, self.queue)
+        self.bus = bus
+        bus._queues.append(self.entry)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self.entry not in self.bus._queues:
+            raise StopAsyncIteration
+        return await self.queue.get()
+
+    async def aclose(self) -> None:
+        if self.entry in self.bus._queues:
+            self.bus._queues.remove(self.entry)
+
+    def __del__(self) -> None:
+        if self.entry in self.bus._queues:
+            self.bus._queues.remove(self.entry)

@@ -37,4 +37,4 @@ def owner(client_or_quote_id: str | None) -> str | None:
     """The strategy id an id was minted for, or None if it is not one of ours."""
     if not client_or_quote_id or "." not in client_or_quote_id:
         return None
-    return client_or_quote_id.split(".", 1)[0]
+    return client_or_quote_id.split(".", 1)[0] or None

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -36,7 +36,7 @@ from desk.engine.errors import (
     StrategyError,
     UnknownStrategyError,
 )
-from desk.engine.events import Event, EventBus, EventType, Severity
+from desk.engine.events import Event, EventBus, EventType, Severity, Subscription
 from desk.engine.guard import Guard
 from desk.engine.ids import Ids, owner
 from desk.engine.metrics import Metrics, QuoteStats
@@ -390,7 +390,7 @@ class StrategyManager:
             self._strategy(strategy_id)
         return self.bus.subscribe(callback, strategy_id)
 
-    def events(self, strategy_id: str | None = None) -> AsyncIterator[Event]:
+    def events(self, strategy_id: str | None = None) -> Subscription:
         return self.bus.events(strategy_id)
 
     # --- wiring -----------------------------------------------------------------------------

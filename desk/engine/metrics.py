@@ -24,6 +24,7 @@ from desk.domain import BPS, ZERO, Side
 from desk.domain.records import Fill
 
 MINUTES_PER_YEAR = 525_600
+COST_QUANTUM = Decimal("1e-12")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +53,12 @@ class QuoteStats:
 
 
 class PnlBook:
+    """Average-cost PnL kept through the open cost (Σ signed size · price), so that a
+    book back at flat has realised exactly its cash flow."""
+
     def __init__(self) -> None:
         self.position = ZERO
-        self.average: Decimal | None = None
+        self.cost = ZERO      # of the open position, signed like it
         self.realized = ZERO  # net of fees
         self.fees = ZERO
         self.volume = ZERO
@@ -62,10 +66,14 @@ class PnlBook:
         self.closes = 0
         self.wins = 0
 
+    @property
+    def average(self) -> Decimal | None:
+        return self.cost / self.position if self.position else None
+
     def seed(self, position: Decimal, entry_price: Decimal | None) -> None:
         """Start from a position found on the venue."""
         self.position = position
-        self.average = entry_price if position else None
+        self.cost = position * entry_price if position and entry_price is not None else ZERO
 
     def on_fill(self, fill: Fill) -> Decimal:
         """Apply a fill; returns the PnL it realised (before fees)."""
@@ -75,32 +83,30 @@ class PnlBook:
         self.volume += fill.quantity * price
         self.fees += fill.fee
         self.realized -= fill.fee
-        realised = ZERO
         pos = self.position
         if pos == 0 or (pos > 0) == (qty > 0):  # opening or adding
-            new = pos + qty
-            self.average = price if pos == 0 else (self.average * pos + price * qty) / new
-            self.position = new
-            return realised
+            self.position = pos + qty
+            self.cost += qty * price
+            return ZERO
         closed = min(abs(qty), abs(pos))
-        direction = 1 if pos > 0 else -1
-        realised = (price - self.average) * closed * direction
+        # the share of the cost leaving, cut to 1e-12 so every sum stays exact
+        removed = self.cost if closed == abs(pos) else \
+            (self.cost * closed / abs(pos)).quantize(COST_QUANTUM)
+        realised = (closed * price if pos > 0 else -closed * price) - removed
         self.realized += realised
+        self.cost -= removed
         self.closes += 1
         if realised > 0:
             self.wins += 1
-        new = pos + qty
-        self.position = new
-        if new == 0:
-            self.average = None
-        elif (new > 0) != (pos > 0):  # went through zero: the rest opens at this price
-            self.average = price
+        self.position = pos + qty
+        if self.position != 0 and (self.position > 0) != (pos > 0):
+            self.cost = self.position * price  # through zero: the rest opens at this price
         return realised
 
     def unrealized(self, mark: Decimal | None) -> Decimal:
-        if self.position == 0 or mark is None or self.average is None:
+        if self.position == 0 or mark is None:
             return ZERO
-        return (mark - self.average) * self.position
+        return mark * self.position - self.cost
 
     def total(self, mark: Decimal | None) -> Decimal:
         return self.realized + self.unrealized(mark)

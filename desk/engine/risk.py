@@ -19,7 +19,6 @@ from desk.engine.config import StrategyConfig
 from desk.engine.metrics import PnlSeries
 
 HALF = Decimal("0.5")
-MIN_SCALE = Decimal("0.0625")
 
 
 def breaker(cfg: StrategyConfig, series: PnlSeries, vol_pct: float | None) -> str | None:
@@ -52,20 +51,21 @@ class MarginGuard:
     def on_reject(self, cfg: StrategyConfig) -> str:
         self.rejects += 1
         self.clean = 0
-        if self.scale > MIN_SCALE and cfg.quote_size * self.scale > cfg.min_quote_size:
+        if cfg.quote_size * self.scale > cfg.min_quote_size:
             self.scale *= HALF
             return f"sizes scaled to {self.scale}"
         self.max_layers = max(1, min(self.max_layers, cfg.quote_layers) - 1)
         return f"layers cut to {self.max_layers}"
 
-    def on_clean(self) -> None:
-        if self.scale == ONE and self.max_layers == 5:
+    def on_clean(self, cfg: StrategyConfig) -> None:
+        if not self.shrunk:
             return
         self.clean += 1
         if self.clean >= self.recover_after:
             self.clean = 0
-            if self.max_layers < 5:
-                self.max_layers += 1
+            if self.max_layers < 5:  # layers first; past the configured count means no cap
+                self.max_layers = 5 if self.max_layers + 1 >= cfg.quote_layers else \
+                    self.max_layers + 1
             else:
                 self.scale = min(ONE, self.scale * 2)
 

@@ -367,7 +367,7 @@ class Strategy:
         self.ladder = ladder
         self.errors = 0
         ctx.gate.order_ok()
-        self.margin.on_clean()
+        self.margin.on_clean(cfg)
         for order in result.accepted:
             if order.client_order_id:
                 self.quotes.on_sent(order.client_order_id, order.side, fair, sent_ms)
