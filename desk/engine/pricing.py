@@ -89,9 +89,12 @@ class Ladder:
         return self.fair * (ONE - self.skew_bps / BPS)
 
 
+_HUGE = 1e9  # bps; every spread and skew is clamped far below this anyway
+
+
 def _bps(x: float) -> Decimal:
-    if not math.isfinite(x):
-        return Decimal(10_000) if x > 0 else Decimal(-10_000)
+    if not math.isfinite(x) or abs(x) > _HUGE:
+        return Decimal(int(math.copysign(_HUGE, x)))
     return Decimal(repr(x)).quantize(_Q)
 
 
@@ -210,16 +213,9 @@ def build_ladder(cfg: StrategyConfig, rules: Rules, s: Situation) -> Ladder:
             price = max(price, floor)
         if asks:
             price = max(price, asks[-1].price + tick)
+        if price <= 0:  # a centre skewed to zero
+            break
         asks.append(Level(Side.SELL, price, size))
-
-    if bids and asks and bids[0].price >= asks[0].price:
-        # rounding or the touch squeezed the sides together: bids give way
-        top = asks[0].price - tick
-        moved: list[Level] = []
-        for lv in bids:
-            price = min(lv.price, (moved[-1].price - tick) if moved else top)
-            if price <= 0:
-                break
-            moved.append(Level(lv.side, price, lv.quantity))
-        bids = moved
+    # every bid is below every ask: the half-spread is positive, bids round down and asks
+    # up, and the touch caps only push them further apart (a property test holds us to it)
     return Ladder(fair, spread, skew, tuple(bids), tuple(asks))
