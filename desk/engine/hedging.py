@@ -3,9 +3,10 @@
 - `market`: one reduce-only IOC market order for the whole amount.
 - `twap`: child orders of equal size spread evenly over `hedge_duration_minutes`
   (at most `twap_max_children` of them, never smaller than a step).
-- `vwap`: the same schedule, but each child's size follows the volume the
-  market traded since the previous child: child = remaining · v / (v + r·t_left),
-  where r is the volume rate seen so far; the last child takes what is left.
+- `vwap`: the same schedule, but each child after the first (an even share:
+  no volume has been seen yet) follows the volume the market traded since the
+  previous child: child = remaining · v / (v + r·t_left), where r is the
+  volume rate seen so far; the last child takes what is left.
 
 On the quoting venue hedge orders are reduce-only. `hedge_venue: external`
 sends them to a second venue (where they open an offsetting position, tracked
@@ -95,7 +96,7 @@ class Hedge:
                 left = n - i
                 if left == 1:
                     child = remaining
-                elif algo == "vwap":
+                elif algo == "vwap" and i > 0:  # the first child: no volume seen yet
                     vol = await self._volume()
                     traded, vol_prev = vol - vol_prev, vol
                     elapsed = max(ctx.clock.monotonic() - started, 1e-9)
