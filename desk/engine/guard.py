@@ -29,22 +29,28 @@ from desk.engine.events import EventBus, EventType, Severity
 from desk.engine.ports import Clock, Venue
 
 log = logging.getLogger(__name__)
+FILL_STREAM = "user"  # the name of the fill stream's Health (see Venue.health)
 
 # (market_id, stale_feed_ms) of every market a running strategy quotes
 Watched = Callable[[], Iterable[tuple[str, int]]]
 # waits for quoting cycles in flight; True if there were any
 Drain = Callable[[], Awaitable[bool]]
+# brings the strategies' inventory in line with the account before quoting resumes
+Reconcile = Callable[[], Awaitable[None]]
 
 
 class Guard:
     def __init__(self, venue: Venue, clock: Clock, bus: EventBus, config: EngineConfig,
-                 watched: Watched, drain: Drain | None = None):
+                 watched: Watched, drain: Drain | None = None,
+                 reconcile: Reconcile | None = None):
         self.venue = venue
         self.clock = clock
         self.bus = bus
         self.config = config
         self.watched = watched
         self.drain = drain
+        self.reconcile = reconcile
+        self.fill_reconnects: int | None = None  # of the fill stream, when last trusted
         self.pulled = True                # the last cancel-all went through
         self.tripped: str | None = None   # the reason, while tripped
         self.held = False                 # held down by hand (signal, panic): no re-arm
@@ -83,13 +89,20 @@ class Guard:
             return "fill stream is not live (reconnecting)"
         for h in self.venue.health():
             if h.state not in (FeedState.LIVE, FeedState.STALE) and (
-                    h.name == "user" or h.name.startswith("book:")):
+                    h.name == FILL_STREAM or h.name.startswith("book:")):
                 return f"stream {h.name} is {h.state}"
-            if h.name == "user" and h.state is FeedState.STALE:
+            if h.name == FILL_STREAM and h.state is FeedState.STALE:
                 return "fill stream is silent"
         if self.order_errors >= self.config.max_order_errors:
             return f"{self.order_errors} consecutive order-path errors"
         return None
+
+    def _fill_stream_reconnected(self) -> bool:
+        now = next((h.reconnects for h in self.venue.health() if h.name == FILL_STREAM), None)
+        if self.fill_reconnects is None:
+            self.fill_reconnects = now
+            return False
+        return now != self.fill_reconnects
 
     # --- actions ------------------------------------------------------------------------
 
@@ -121,6 +134,8 @@ class Guard:
             # a cycle that was already sending may land after that cancel: wait, pull again
             if self.drain is not None and await self.drain():
                 cancelled += await self._pull()
+            if self.pulled:  # the order path answers again; only new errors count
+                self.order_errors = 0
             if first:
                 self.bus.publish(EventType.CIRCUIT_BREAKER, None, reason=f"dead-man: {reason}",
                                  scope="desk", cancelled=len(cancelled))
@@ -143,6 +158,9 @@ class Guard:
     async def check(self) -> None:
         """One pass: trip on a problem, or re-arm once healthy and reconciled."""
         problem = self.problem()
+        if problem is None and self.tripped is None and self._fill_stream_reconnected():
+            # however short the outage, fills may have gone unseen: reconcile first
+            problem = "fill stream reconnected: inventory to reconcile"
         if problem is not None:
             if self.tripped is None:
                 await self.trip(problem)
@@ -163,9 +181,13 @@ class Guard:
                 if resting:  # something slipped through: pull again, re-arm next pass
                     await self.cancel_everything()
                     return
+                if self.reconcile is not None:
+                    await self.reconcile()
             except venue_errors.VenueCallError as exc:
                 log.warning("dead-man reconcile failed: %s", exc)
                 return
+            self.fill_reconnects = next((h.reconnects for h in self.venue.health()
+                                         if h.name == FILL_STREAM), None)
             reason, self.tripped = self.tripped, None
             self.order_errors = 0
         self.bus.publish(EventType.RESUMED, None, reason=f"dead-man re-armed after: {reason}",

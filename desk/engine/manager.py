@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,6 +27,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from desk.domain.errors import TransportError
 from desk.domain.records import Fill, QuoteLevel
 from desk.engine.clock import SystemClock
 from desk.engine.config import EngineConfig, StrategyConfig, describe, errors_by_field
@@ -89,13 +91,14 @@ class StrategyManager:
         self.engine = engine or EngineConfig()
         self.bus = EventBus(lambda: int(self.clock.time() * 1000), journal)
         self.guard = Guard(venue, self.clock, self.bus, self.engine, self._watched,
-                           self._drain)
+                           self._drain, self._reconcile_inventory)
         self.guard.on_change.append(self._guard_changed)
         self.ctx = Context(venue, self.clock, self.bus, Ids(rng or random.Random()),
                            self.engine, {}, self.guard, external_venue)
         self.strategies: dict[str, Strategy] = {}
         self.base_equity = Decimal(100_000)
         self._housekeeper: asyncio.Task | None = None
+        self._seen_fills: OrderedDict[str, None] = OrderedDict()
         self.opened = False
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -409,11 +412,33 @@ class StrategyManager:
                     pass
         return busy
 
+    async def _reconcile_inventory(self) -> None:
+        """Before quoting resumes: each market's strategies must hold what the account
+        holds. Fills missed while the fill stream was down (no fills endpoint in the
+        contract) are booked to the market's strategy at the fair value, and said so."""
+        account = self.venue.account()
+        if not account.trusted:  # the guard retries on its next pass
+            raise TransportError("the fill stream has no fresh snapshot yet", "network")
+        by_market: dict[str, list[Strategy]] = {}
+        for s in self.strategies.values():
+            by_market.setdefault(s.market_id, []).append(s)
+        for market_id, group in by_market.items():
+            held = account.positions.get(market_id)
+            venue_qty = held.quantity if held is not None else Decimal(0)
+            diff = venue_qty - sum((s.position for s in group), Decimal(0))
+            if diff == 0:
+                continue
+            holder = next((s for s in group if s.state is State.RUNNING), group[0])
+            mark = holder.fair() or (held.mark_price if held is not None else None)
+            holder.reconcile(diff, mark)
+
     def _guard_changed(self, armed: bool) -> None:
         for s in self.strategies.values():
             if not armed:
                 s.quote_id = None
                 s.ladder = None
+                if s.hedge is not None:  # no hedging on an inventory we cannot see
+                    s.hedge.cancel()
             elif s.state is State.RUNNING:
                 s.pending = "rearmed"
                 s.wake.set()
@@ -427,10 +452,15 @@ class StrategyManager:
                 s.on_price(price)
 
     def _on_fill(self, fill: Fill) -> None:
+        if fill.fill_id in self._seen_fills:
+            return  # a replay of a fill already booked
+        self._seen_fills[fill.fill_id] = None
+        if len(self._seen_fills) > 100_000:
+            self._seen_fills.popitem(last=False)
         sid = owner(fill.client_order_id) or owner(fill.quote_id)
         s = self.strategies.get(sid or "")
         if self.journal is not None and not self.journal.append_fill(fill, s.id if s else None):
-            return  # a replay of a fill already recorded
+            return  # recorded by an earlier run
         if s is not None:
             s.on_fill(fill)
         else:

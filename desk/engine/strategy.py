@@ -22,7 +22,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
-from desk.domain import BPS, ZERO
+from desk.domain import BPS, ZERO, Liquidity, Side
 from desk.domain import errors as venue_errors
 from desk.domain.records import Fill, QuoteLevel
 from desk.engine.config import EngineConfig, StrategyConfig
@@ -213,6 +213,24 @@ class Strategy:
         if self.state is State.RUNNING:
             self.pending = "fill"
             self.wake.set()
+
+    def reconcile(self, diff: Decimal, mark: Decimal | None) -> None:
+        """Book a position change the fill stream never showed (fills during an outage),
+        at `mark`: the position is exact, its PnL an estimate."""
+        old = self.pnl.position
+        if mark is not None:
+            self.pnl.on_fill(Fill(f"reconciled:{self.ctx.now_ms()}", "", None, None,
+                                  self.market_id, Side.BUY if diff > 0 else Side.SELL, mark,
+                                  abs(diff), Liquidity.MAKER, ZERO, self.ctx.now_ms()))
+            self.pnl.trades -= 1  # not a trade we saw
+        else:
+            self.pnl.position += diff
+        self._publish(EventType.POSITION_CHANGED, Severity.WARNING, old_position=old,
+                      new_position=self.pnl.position, market_id=self.market_id,
+                      reconciled=True)
+        self._publish(EventType.ERROR, Severity.WARNING, code="FILLS_MISSED",
+                      message=f"the account holds {diff:+} more than the fills showed (fills "
+                              f"during a stream outage); booked at {mark}")
 
     def publish_pnl(self) -> None:
         m = self.metrics()

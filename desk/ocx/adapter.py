@@ -36,7 +36,8 @@ class OcxVenue:
                 self.indexes[m] = IndexStream(client.http, m, cfg, **kw)
                 self.feeds[m] = IndexFeed(self.indexes[m])
             else:
-                self.feeds[m] = BookMidFeed(self.books[m], micro=reference == "micro")
+                self.feeds[m] = BookMidFeed(self.books[m], micro=reference == "micro",
+                                            own=lambda m=m: self.own_sizes(m))
 
     @property
     def streams(self) -> list[SseStream]:
@@ -103,6 +104,15 @@ class OcxVenue:
 
     def reference(self, market_id: str) -> IndexFeed | BookMidFeed:
         return self.feeds[market_id]
+
+    def own_sizes(self, market_id: str) -> dict[tuple[bool, Decimal], Decimal]:
+        """Our resting size at each (is_bid, price) of a market, from the account."""
+        out: dict[tuple[bool, Decimal], Decimal] = {}
+        for o in self.user.account.orders.values():
+            if o.market_id == market_id and o.price is not None:
+                key = (o.side.value == "buy", o.price)
+                out[key] = out.get(key, Decimal(0)) + o.remaining_quantity
+        return out
 
     def on_fill(self, listener: Callable[[r.Fill], None]) -> None:
         self.user.account.on_fill.append(listener)

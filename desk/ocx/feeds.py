@@ -40,16 +40,26 @@ class IndexFeed:
 
 
 class BookMidFeed:
-    def __init__(self, stream: BookStream, micro: bool = False):
+    """`own` gives our resting sizes by (is_bid, price): they are taken out of the book
+    first, or a skewed ladder of ours would drag its own fair value along."""
+
+    def __init__(self, stream: BookStream, micro: bool = False,
+                 own: Callable[[], dict[tuple[bool, Decimal], Decimal]] | None = None):
         self.stream = stream
         self.market_id = stream.book.market_id
         self.micro = micro
+        self.own = own
 
     def price(self) -> Decimal | None:
         book = self.stream.book
         if not book.trusted:
             return None
-        return book.microprice() if self.micro else book.mid()
+        bid, ask = book.touch_without(self.own() if self.own else {})
+        if bid is None or ask is None:
+            return None
+        if self.micro:
+            return (bid.price * ask.size + ask.price * bid.size) / (bid.size + ask.size)
+        return (bid.price + ask.price) / 2
 
     def health(self) -> Health:
         h = self.stream.health()
