@@ -62,6 +62,27 @@ def _need(info: ValidationInfo, *names: str) -> list[Any] | None:
     return [info.data[n] for n in names]
 
 
+def _at_least(v: Decimal, info: ValidationInfo, other: str) -> Decimal:
+    got = _need(info, other)
+    if got and v < got[0]:
+        raise ValueError(f"must be at least {other} ({got[0]})")
+    return v
+
+
+def _below(v: Decimal, info: ValidationInfo, other: str, why: str = "") -> Decimal:
+    got = _need(info, other)
+    if got and v >= got[0]:
+        raise ValueError(f"must be below {other} ({got[0]}){why}")
+    return v
+
+
+def _between(v: Decimal, info: ValidationInfo, low: str, high: str) -> Decimal:
+    got = _need(info, low, high)
+    if got and not got[0] <= v <= got[1]:
+        raise ValueError(f"must lie between {low} ({got[0]}) and {high} ({got[1]})")
+    return v
+
+
 class StrategyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
@@ -142,36 +163,22 @@ class StrategyConfig(BaseModel):
     @field_validator("max_spread_bps")
     @classmethod
     def _max_spread(cls, v: Decimal, info: ValidationInfo) -> Decimal:
-        got = _need(info, "min_spread_bps")
-        if got and v < got[0]:
-            raise ValueError(f"must be at least min_spread_bps ({got[0]})")
-        return v
+        return _at_least(v, info, "min_spread_bps")
 
     @field_validator("base_spread_bps")
     @classmethod
     def _base_spread(cls, v: Decimal, info: ValidationInfo) -> Decimal:
-        got = _need(info, "min_spread_bps", "max_spread_bps")
-        if got and not got[0] <= v <= got[1]:
-            raise ValueError(f"must lie between min_spread_bps ({got[0]}) and "
-                             f"max_spread_bps ({got[1]})")
-        return v
+        return _between(v, info, "min_spread_bps", "max_spread_bps")
 
     @field_validator("max_quote_size")
     @classmethod
     def _max_size(cls, v: Decimal, info: ValidationInfo) -> Decimal:
-        got = _need(info, "min_quote_size")
-        if got and v < got[0]:
-            raise ValueError(f"must be at least min_quote_size ({got[0]})")
-        return v
+        return _at_least(v, info, "min_quote_size")
 
     @field_validator("quote_size")
     @classmethod
     def _size(cls, v: Decimal, info: ValidationInfo) -> Decimal:
-        got = _need(info, "min_quote_size", "max_quote_size")
-        if got and not got[0] <= v <= got[1]:
-            raise ValueError(f"must lie between min_quote_size ({got[0]}) and "
-                             f"max_quote_size ({got[1]})")
-        return v
+        return _between(v, info, "min_quote_size", "max_quote_size")
 
     @field_validator("target_position")
     @classmethod
@@ -184,10 +191,7 @@ class StrategyConfig(BaseModel):
     @field_validator("soft_position_limit")
     @classmethod
     def _soft(cls, v: Decimal, info: ValidationInfo) -> Decimal:
-        got = _need(info, "max_position")
-        if got and v >= got[0]:
-            raise ValueError(f"must be below max_position ({got[0]}), the hard limit")
-        return v
+        return _below(v, info, "max_position", ", the hard limit")
 
     @field_validator("hedge_threshold")
     @classmethod
@@ -201,10 +205,7 @@ class StrategyConfig(BaseModel):
     @field_validator("hedge_target")
     @classmethod
     def _hedge_target(cls, v: Decimal, info: ValidationInfo) -> Decimal:
-        got = _need(info, "hedge_threshold")
-        if got and v >= got[0]:
-            raise ValueError(f"must be below hedge_threshold ({got[0]})")
-        return v
+        return _below(v, info, "hedge_threshold")
 
     # --- conveniences -----------------------------------------------------------------
 
