@@ -98,7 +98,7 @@ class StrategyManager:
         self.strategies: dict[str, Strategy] = {}
         self.base_equity = Decimal(100_000)
         self._housekeeper: asyncio.Task | None = None
-        self._seen_fills: OrderedDict[str, None] = OrderedDict()
+        self._seen_fills: OrderedDict[str, str | None] = OrderedDict()  # fill id -> owner
         self.opened = False
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -315,14 +315,14 @@ class StrategyManager:
             raise StrategyError(f"strategy {s.config.name!r} is {s.state}: nothing to resume")
         return await self.start(strategy_id)
 
-    async def _stand_down(self, s: Strategy, to: State, reason: str | None) -> None:
+    async def _stand_down(self, s: Strategy, to: State, reason: str | None) -> list[str]:
         """Leave the running state and pull this strategy's quotes."""
         s.go(to, reason)
         if s.hedge:
             s.hedge.cancel()
         async with s.lock:  # a cycle in flight lands first, then is pulled
             await s.join()
-            await s.pull()
+            return await s.pull()
 
     async def pause(self, strategy_id: str) -> StrategyInfo:
         s = self._strategy(strategy_id)
@@ -342,6 +342,8 @@ class StrategyManager:
         if flatten_position and s.position != 0:
             result = await self.venue.close_position(s.market_id)
             flattened = str(result.order.filled_quantity)
+            for fill in result.fills:  # the close carries no id of ours: book it here
+                self._book(fill, s)
         self.bus.publish(EventType.STOPPED, s.id, reason="operator", flattened=flattened)
         return self.info(s)
 
@@ -371,10 +373,12 @@ class StrategyManager:
         market = asset.upper() if "-" in asset else f"{asset.upper()}-PERP"
         if self.ctx.rules and market not in self.ctx.rules:
             raise StrategyError(f"asset: {asset!r} is not a market of this venue")
+        cancelled: list[str] = []
         for s in self.strategies.values():
             if s.market_id == market and s.state is State.RUNNING:
-                await self.pause(s.id)
-        cancelled = await self.venue.cancel_all(market)
+                cancelled += await self._stand_down(s, State.PAUSED, "cancel_all_quotes")
+                self.bus.publish(EventType.PAUSED, s.id, reason="cancel_all_quotes")
+        cancelled += await self.venue.cancel_all(market)
         self.bus.publish(EventType.QUOTE_CANCELLED, None, market_id=market,
                          count=len(cancelled), reason="cancel_all_quotes")
         return cancelled
@@ -452,15 +456,21 @@ class StrategyManager:
                 s.on_price(price)
 
     def _on_fill(self, fill: Fill) -> None:
+        sid = owner(fill.client_order_id) or owner(fill.quote_id)
+        self._book(fill, self.strategies.get(sid or ""))
+
+    def _book(self, fill: Fill, s: Strategy | None) -> None:
+        """Journal a fill once and give it to its strategy. A fill first seen without an
+        owner (a flatten's close order) is handed over when its owner claims it."""
         if fill.fill_id in self._seen_fills:
-            return  # a replay of a fill already booked
-        self._seen_fills[fill.fill_id] = None
+            if s is None or self._seen_fills[fill.fill_id] is not None:
+                return  # a replay of a fill already booked
+        elif self.journal is not None and not self.journal.append_fill(
+                fill, s.id if s else None):
+            return  # recorded by an earlier run
+        self._seen_fills[fill.fill_id] = s.id if s else None
         if len(self._seen_fills) > 100_000:
             self._seen_fills.popitem(last=False)
-        sid = owner(fill.client_order_id) or owner(fill.quote_id)
-        s = self.strategies.get(sid or "")
-        if self.journal is not None and not self.journal.append_fill(fill, s.id if s else None):
-            return  # recorded by an earlier run
         if s is not None:
             s.on_fill(fill)
         else:

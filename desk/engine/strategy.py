@@ -275,11 +275,12 @@ class Strategy:
         return None
 
     def _wait_s(self, now: float) -> float:
+        last = self.last_quote_at
+        if last is not None and now - last < self.ctx.engine.min_requote_s:
+            return max(last + self.ctx.engine.min_requote_s - now, 0.001)  # then look again
         wait = self.ctx.engine.housekeeping_s
-        if self.last_quote_at is not None:
-            wait = min(wait, max(0.0, self.last_quote_at + self.config.quote_refresh_seconds
-                                 - now))
-            wait = max(wait, self.last_quote_at + self.ctx.engine.min_requote_s - now)
+        if last is not None:
+            wait = min(wait, last + self.config.quote_refresh_seconds - now)
         return max(wait, 0.001)
 
     async def _sleep_or_wake(self, seconds: float) -> None:
@@ -346,10 +347,10 @@ class Strategy:
         ctx = self.ctx
         cfg = self.config
         fair = self.fair()
+        self.last_quote_at = ctx.clock.monotonic()  # also paces retries without a price
         if fair is None:
-            return
+            return  # the guard stands the desk down if the feed stays priceless
         self.pending = None
-        self.last_quote_at = ctx.clock.monotonic()
         self.last_fair = fair
         ladder = build_ladder(cfg, ctx.rules[self.market_id], self.situation(fair))
         levels = [QuoteLevel(lv.side, lv.price, lv.quantity, ctx.ids.order(self.id),
@@ -438,7 +439,7 @@ class Strategy:
         left = [o for o in venue.account().orders.values()
                 if o.market_id == m and owner(o.client_order_id) == self.id
                 and o.order_id not in cancelled]
-        if left or not scoped or not self.quote_id:
+        if left or not scoped:  # never the market's other quotes on a mere pause of ours
             cancelled += await venue.cancel_all(m)
         if cancelled:
             self._publish(EventType.QUOTE_CANCELLED, quote_id=self.quote_id,
