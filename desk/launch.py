@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import re
 import select
 import signal
@@ -159,10 +160,7 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
         opened.append(journal)
         store = (MemoryStrategyStore(settings.strategies) if settings.strategies is not None
                  else TomlStrategyStore(settings.strategies_path))
-        rng = None
-        if seed is not None:
-            import random
-            rng = random.Random(seed)
+        rng = random.Random(seed) if seed is not None else None
         manager = StrategyManager(venue, rng=rng, journal=journal, store=store,
                                   engine=settings.engine)
         if on_event is not None:

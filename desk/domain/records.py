@@ -7,6 +7,7 @@ the in-process exchange; none of them knows HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -184,3 +185,31 @@ class Health:
     @property
     def live(self) -> bool:
         return self.state is FeedState.LIVE
+
+
+OwnSizes = dict[tuple[bool, Decimal], Decimal]  # (is_bid, price) -> our resting size
+
+
+def resting_sizes(orders: Iterable[Order], market_id: str) -> OwnSizes:
+    """Our resting size at each (is_bid, price) of one market."""
+    out: OwnSizes = {}
+    for o in orders:
+        if o.market_id == market_id and o.price is not None:
+            key = (o.side is Side.BUY, o.price)
+            out[key] = out.get(key, ZERO) + o.remaining_quantity
+    return out
+
+
+def touch_without(bids: Iterable[BookLevel], asks: Iterable[BookLevel], own: OwnSizes
+                  ) -> tuple[BookLevel | None, BookLevel | None]:
+    """Best bid and ask of everyone else: levels (best first) with `own` sizes taken out."""
+    out: list[BookLevel | None] = []
+    for is_bid, levels in ((True, bids), (False, asks)):
+        best = None
+        for lv in levels:
+            size = lv.size - own.get((is_bid, lv.price), ZERO)
+            if size > 0:
+                best = BookLevel(lv.price, size)
+                break
+        out.append(best)
+    return out[0], out[1]

@@ -24,13 +24,13 @@ from typing import Protocol
 
 from desk.domain import BPS, ZERO, Liquidity, Side
 from desk.domain import errors as venue_errors
-from desk.domain.records import Fill, QuoteLevel
+from desk.domain.records import Fill, QuoteLevel, resting_sizes, touch_without
 from desk.engine.config import EngineConfig, StrategyConfig
 from desk.engine.events import EventBus, EventType, Severity
 from desk.engine.hedging import Hedge, hedge_plan
 from desk.engine.ids import Ids, owner
 from desk.engine.metrics import Metrics, PnlBook, PnlSeries, QuoteBook
-from desk.engine.ports import Clock, Venue
+from desk.engine.ports import BookView, Clock, Venue
 from desk.engine.pricing import Ladder, Rules, Situation, build_ladder
 from desk.engine.risk import MarginGuard, breaker
 from desk.engine.volatility import RealisedVol
@@ -324,24 +324,13 @@ class Strategy:
             elapsed_s=self.ctx.clock.monotonic() - self.started_at,
             size_scale=self.margin.scale, max_layers=self.margin.max_layers)
 
-    def _touch(self, book: object) -> tuple[Decimal | None, Decimal | None]:
+    def _touch(self, book: BookView) -> tuple[Decimal | None, Decimal | None]:
         """Best bid and ask of everyone else: our own resting sizes taken out."""
-        if not getattr(book, "trusted", False):
+        if not book.trusted:
             return None, None
-        ours: dict[tuple[bool, Decimal], Decimal] = {}
-        for o in self.ctx.venue.account().orders.values():
-            if o.market_id == self.market_id and o.price is not None:
-                key = (o.side.value == "buy", o.price)
-                ours[key] = ours.get(key, ZERO) + o.remaining_quantity
-        out: list[Decimal | None] = []
-        for bids in (True, False):
-            best = None
-            for lv in book.levels(bids, 10):  # type: ignore[attr-defined]
-                if lv.size - ours.get((bids, lv.price), ZERO) > 0:
-                    best = lv.price
-                    break
-            out.append(best)
-        return out[0], out[1]
+        own = resting_sizes(self.ctx.venue.account().orders.values(), self.market_id)
+        bid, ask = touch_without(book.levels(True, 10), book.levels(False, 10), own)
+        return (bid.price if bid else None), (ask.price if ask else None)
 
     async def cycle(self, reason: str) -> None:
         ctx = self.ctx

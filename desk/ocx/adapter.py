@@ -105,14 +105,9 @@ class OcxVenue:
     def reference(self, market_id: str) -> IndexFeed | BookMidFeed:
         return self.feeds[market_id]
 
-    def own_sizes(self, market_id: str) -> dict[tuple[bool, Decimal], Decimal]:
+    def own_sizes(self, market_id: str) -> r.OwnSizes:
         """Our resting size at each (is_bid, price) of a market, from the account."""
-        out: dict[tuple[bool, Decimal], Decimal] = {}
-        for o in self.user.account.orders.values():
-            if o.market_id == market_id and o.price is not None:
-                key = (o.side.value == "buy", o.price)
-                out[key] = out.get(key, Decimal(0)) + o.remaining_quantity
-        return out
+        return r.resting_sizes(self.user.account.orders.values(), market_id)
 
     def on_fill(self, listener: Callable[[r.Fill], None]) -> None:
         self.user.account.on_fill.append(listener)

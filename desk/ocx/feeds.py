@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from desk.domain.records import FeedState, Health
+from desk.domain.records import FeedState, Health, OwnSizes
 from desk.ocx.streams import BookStream, IndexStream
 
 
@@ -44,7 +44,7 @@ class BookMidFeed:
     first, or a skewed ladder of ours would drag its own fair value along."""
 
     def __init__(self, stream: BookStream, micro: bool = False,
-                 own: Callable[[], dict[tuple[bool, Decimal], Decimal]] | None = None):
+                 own: Callable[[], OwnSizes] | None = None):
         self.stream = stream
         self.market_id = stream.book.market_id
         self.micro = micro

@@ -117,19 +117,10 @@ class LocalBook:
         book = self.bids if bids else self.asks
         return [r.BookLevel(p, book[p]) for p in book.islice(0, depth)]
 
-    def touch_without(self, own: dict[tuple[bool, Decimal], Decimal], depth: int = 25
+    def touch_without(self, own: r.OwnSizes, depth: int = 25
                       ) -> tuple[r.BookLevel | None, r.BookLevel | None]:
         """Best bid and ask of everyone else: `own` sizes ((is_bid, price) → size) out."""
-        out: list[r.BookLevel | None] = []
-        for bids, book in ((True, self.bids), (False, self.asks)):
-            best = None
-            for p in book.islice(0, depth):
-                size = book[p] - own.get((bids, p), ZERO)
-                if size > 0:
-                    best = r.BookLevel(p, size)
-                    break
-            out.append(best)
-        return out[0], out[1]
+        return r.touch_without(self.levels(True, depth), self.levels(False, depth), own)
 
 
 class IndexState:
