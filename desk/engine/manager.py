@@ -150,6 +150,7 @@ class StrategyManager:
                            if s.market_id == position.market_id), None)
             if holder is not None:
                 holder.pnl.seed(position.quantity, position.entry_price)
+                holder.series.open_at(holder.pnl.total(position.mark_price))
             self.bus.publish(EventType.POSITION_CHANGED, holder.id if holder else None,
                              market_id=position.market_id, old_position=Decimal(0),
                              new_position=position.quantity, reloaded=True)

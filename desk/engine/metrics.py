@@ -113,8 +113,8 @@ class PnlBook:
 
 
 class PnlSeries:
-    """Total PnL over time. `sample()` at most every `sample_s`; a new UTC day starts
-    the daily PnL afresh."""
+    """Total PnL over time, from zero when the series starts. `sample()` keeps a point at
+    most every `sample_s`; a new UTC day starts the daily PnL afresh."""
 
     def __init__(self, base_equity: Decimal, sample_s: float = 1.0):
         self.base_equity = base_equity
@@ -126,12 +126,25 @@ class PnlSeries:
         self.peak = base_equity
         self.max_drawdown = 0.0
         self.last = ZERO
+        self.opening = ZERO
         self._last_t: float | None = None
+
+    def open_at(self, total: Decimal) -> None:
+        """Start from `total` instead of zero (a position reloaded from the venue carries
+        the PnL it made before this run, which is not today's or this hour's)."""
+        self.opening = self.last = self.day_start = total
+        self.peak = self.base_equity + total
 
     def sample(self, t: float, total: Decimal) -> None:
         self.last = total
         day = int(t // 86400)
-        if self.day != day:
+        if self.day is None:
+            # The series starts at its opening: a loss made before the first sample counts.
+            self.day, self.day_start = day, self.opening
+            self._last_t = t
+            self.recent.append((t, self.opening))
+            self.minutes.append((t, self.opening))
+        elif self.day != day:
             self.day, self.day_start = day, total
         equity = self.base_equity + total
         self.peak = max(self.peak, equity)

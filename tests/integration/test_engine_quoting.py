@@ -116,8 +116,7 @@ async def settled(d: Desk, sid: str, after: int, fair: str = "64000") -> Event:
 
 
 async def first_pnl_sample(d: Desk, sid: str) -> None:
-    """Wait for the strategy's first PnL sample: the daily and hourly loss are measured
-    from it, so a loss booked before it never counts (a desk bug, see the xfail below)."""
+    """Wait for the strategy's first PnL sample (the breakers are checked on samples)."""
     series = d.manager.strategies[sid].series
     await eventually(lambda: series.day is not None, 1, "the first PnL sample")
 
@@ -660,10 +659,6 @@ async def test_cancel_all_quotes_reports_what_it_pulled(venue, trader, counterpa
         assert sorted(cancelled) == resting and event.count == 4
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: PnlSeries takes the daily and hourly baseline "
-                   "from the strategy's first housekeeping sample, not from zero at its "
-                   "start: a loss booked before that sample never counts towards "
-                   "max_daily_loss or max_hourly_loss")
 async def test_a_loss_before_the_first_pnl_sample_still_trips_the_daily_breaker(
         venue, trader, counterparty, taker):
     post_book(counterparty, *WIDE)

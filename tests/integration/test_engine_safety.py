@@ -463,8 +463,12 @@ async def test_restart_cancels_orphans_and_reloads_the_position(venue, trader, c
         assert reloaded[0].new_position == D("0.3") and reloaded[0].market_id == BTC
         info = d.manager.get(sid)
         assert info.position == D("0.3") and info.state is State.CREATED
-        entry = {p.market_id: p.entry_price for p in await d.venue.positions()}[BTC]
-        assert d.manager.strategies[sid].pnl.average == entry
+        position = {p.market_id: p for p in await d.venue.positions()}[BTC]
+        strategy = d.manager.strategies[sid]
+        assert strategy.pnl.average == position.entry_price
+        # the PnL made before the restart is the series' opening, not today's loss or gain
+        assert strategy.series.opening == strategy.pnl.total(position.mark_price)
+        assert strategy.series.daily() == 0 and strategy.series.hourly() == 0
 
 
 async def _both_sides(d: Desk) -> bool:

@@ -268,9 +268,9 @@ def test_daily_pnl_resets_at_the_utc_day_boundary():
     s = PnlSeries(D(10_000))
     s.sample(T_DAY - 3600, D(100))
     s.sample(T_DAY - 10, D(120))
-    assert s.daily() == D(20)
+    assert s.daily() == D(120)      # the series starts flat: from zero, not the first sample
     s.sample(T_DAY - 0.5, D(125))   # still yesterday
-    assert s.daily() == D(25)
+    assert s.daily() == D(125)
     s.sample(T_DAY, D(130))         # midnight exactly: a new day, starting here
     assert s.daily() == 0
     s.sample(T_DAY + 100, D(90))
@@ -281,12 +281,22 @@ def test_daily_pnl_resets_at_the_utc_day_boundary():
     assert s.daily() == D(25)
 
 
-def test_the_first_sample_starts_the_day():
+def test_a_loss_before_the_first_sample_counts_today_and_this_hour():
     s = PnlSeries(D(10_000))
     s.sample(T_DAY + 5000, D(-300))
-    assert s.daily() == 0
+    assert s.daily() == D(-300) and s.hourly() == D(-300)
+    assert list(s.recent) == [(T_DAY + 5000, 0)]
     s.sample(T_DAY + 5001, D(-350))
-    assert s.daily() == D(-50)
+    assert s.daily() == D(-350) and s.hourly() == D(-350)
+
+
+def test_a_series_opened_at_a_reloaded_pnl_counts_only_what_follows():
+    s = PnlSeries(D(10_000))
+    s.open_at(D(-400))                # a position reloaded 400 under water
+    assert s.daily() == 0 and s.hourly() == 0 and s.drawdown_pct() == 0.0
+    s.sample(T_DAY + 10, D(-450))
+    assert s.daily() == D(-50) and s.hourly() == D(-50)
+    assert s.drawdown_pct() == pytest.approx(50 / 9_600 * 100)
 
 
 def test_throttled_samples_still_move_daily_and_the_day():
