@@ -34,6 +34,7 @@ from desk.engine.ports import BookView, Clock, Venue
 from desk.engine.pricing import Ladder, Rules, Situation, build_ladder
 from desk.engine.risk import MarginGuard, breaker
 from desk.engine.volatility import RealisedVol
+from desk.engine.wake import Wake
 
 log = logging.getLogger(__name__)
 MONEY = Decimal("1e-8")
@@ -115,7 +116,7 @@ class Strategy:
         self.pending: str | None = None       # a re-quote reason not yet served
         self.hedge: Hedge | None = None
         self.external_position = ZERO         # hedged on the external venue
-        self.wake = asyncio.Event()
+        self.wake = Wake(ctx.clock)
         self.lock = asyncio.Lock()
         self.task: asyncio.Task | None = None
         self._last_pnl_event = 0.0
@@ -190,8 +191,7 @@ class Strategy:
         """A new reference price (called by the feed, must stay cheap)."""
         self.vol.add(self.ctx.clock.monotonic(), price)
         last = self.last_fair
-        if (self.state is State.RUNNING and last is not None and last > 0
-                and abs(price - last) / last * BPS >= self.config.requote_threshold_bps):
+        if self.state is State.RUNNING and _moved(last, price, self.config):
             self.wake.set()
 
     def on_fill(self, fill: Fill) -> None:
@@ -266,8 +266,7 @@ class Strategy:
             return self.pending
         fair = self.fair()
         last = self.last_fair
-        if fair is not None and last and \
-                abs(fair - last) / last * BPS >= self.config.requote_threshold_bps:
+        if _moved(last, fair, self.config):
             return "move"
         if self.last_quote_at is None or now - self.last_quote_at >= \
                 self.config.quote_refresh_seconds:
@@ -283,23 +282,13 @@ class Strategy:
             wait = min(wait, last + self.config.quote_refresh_seconds - now)
         return max(wait, 0.001)
 
-    async def _sleep_or_wake(self, seconds: float) -> None:
-        self.wake.clear()
-        sleeper = asyncio.ensure_future(self.ctx.clock.sleep(seconds))
-        waiter = asyncio.ensure_future(self.wake.wait())
-        try:
-            await asyncio.wait((sleeper, waiter), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waiter.cancel()
-
     async def _run(self) -> None:
         while self.state is State.RUNNING:
             try:
                 now = self.ctx.clock.monotonic()
                 reason = self._due(now) if self.ctx.gate.quoting_allowed else None
                 if reason is None:
-                    await self._sleep_or_wake(self._wait_s(now))
+                    await self.wake.wait(self._wait_s(now))
                     continue
                 wait = self.ctx.venue.rate_limit_wait_s()
                 if wait > 0:
@@ -465,3 +454,9 @@ class Strategy:
         self.hedge = Hedge(self, plan)
         self.hedge.start()
 
+
+def _moved(last: Decimal | None, fair: Decimal | None, cfg: StrategyConfig) -> bool:
+    """A fair-value move worth a re-quote: any change at all when the threshold is 0."""
+    if fair is None or not last or fair == last:
+        return False
+    return abs(fair - last) / last * BPS >= cfg.requote_threshold_bps

@@ -6,7 +6,9 @@ The venue runs as `desk venue` (simulation on) in its own process. A desk
 (`OcxVenue` + `StrategyManager`) runs three strategies, BTC, ETH and SOL, with
 `requote_threshold_bps = 0`, so every index update re-quotes its market.
 
-Tick-to-quote, per re-quote caused by a price move:
+Tick-to-quote, per re-quote caused by a price move (the venue ticks every market's
+index at once, so the three strategies queue behind each other's sends on the one
+event loop: the figures are also given by the order of sending after a tick):
 - engine part: from the index message's arrival at the engine (a stream
   listener registered before the engine's) to the `quotes/bulk` request
   leaving (httpx's `request` event hook, after the client built the body);
@@ -55,6 +57,8 @@ class Probe:
         self.arrived: dict[str, float] = {}   # not yet answered by a re-quote
         self.last: dict[str, float] = {}      # the newest arrival
         self.engine_ms: list[float] = []
+        self.left: list[float] = []           # when recent bulk requests left
+        self.by_rank: dict[int, list[float]] = {}
         self.round_trip_ms: list[float] = []
         self.pending: dict[str, float] = {}
         self.cancel_confirmed: float | None = None
@@ -67,7 +71,14 @@ class Probe:
             market = request.content.split(b'"marketId":"', 1)[1].split(b'"', 1)[0].decode()
             t = self.arrived.get(market)
             if t is not None:
-                self.engine_ms.append((time.perf_counter() - t) * 1000)
+                now = time.perf_counter()
+                ms = (now - t) * 1000
+                self.engine_ms.append(ms)
+                # the venue ticks every market at once: which send after the tick was this?
+                self.left = [x for x in self.left if x > now - 0.05]
+                rank = 1 + sum(1 for x in self.left if x >= t)
+                self.by_rank.setdefault(rank, []).append(ms)
+                self.left.append(now)
                 self.pending[market] = t
                 self.arrived.pop(market, None)
 
@@ -109,6 +120,7 @@ async def run(url: str, seconds: float, freezes: int) -> dict[str, Any]:
         ids.append(s.id)
     await asyncio.sleep(seconds)
     engine_ms, rt_ms = list(probe.engine_ms), list(probe.round_trip_ms)
+    by_rank = {k: list(v) for k, v in sorted(probe.by_rank.items())}
 
     stale_to_cancel: list[float] = []
     stale_to_zero: list[float] = []
@@ -131,8 +143,8 @@ async def run(url: str, seconds: float, freezes: int) -> dict[str, Any]:
         await asyncio.sleep(1.5)
     await manager.shutdown()
     await venue.close()
-    return {"engine": engine_ms, "round_trip": rt_ms, "stale_to_cancel": stale_to_cancel,
-            "stale_to_zero": stale_to_zero}
+    return {"engine": engine_ms, "by_rank": by_rank, "round_trip": rt_ms,
+            "stale_to_cancel": stale_to_cancel, "stale_to_zero": stale_to_zero}
 
 
 def main() -> None:
@@ -145,6 +157,8 @@ def main() -> None:
         out = asyncio.run(run(url, args.seconds, args.freezes))
     print("tick-to-quote, 3 strategies (BTC, ETH, SOL), every index update re-quotes:")
     print("  " + summary("engine part (index arrival -> bulk request leaves)", out["engine"]))
+    for rank, ms in out["by_rank"].items():
+        print("  " + summary(f"  the {rank}. market to send after the same tick", ms))
     print("  " + summary("with the venue (arrival -> bulk answer parsed)", out["round_trip"]))
     print("stale-feed reaction (freeze_index BTC-PERP, stale_feed_ms 500):")
     print("  " + summary("feed stale -> cancel-all confirmed", out["stale_to_cancel"]))

@@ -250,6 +250,22 @@ async def test_requotes_on_a_move_and_on_refresh_but_not_on_a_small_move(
         assert not [e for e in sent(d, sid, move.seq) if e.reason == "move"]
 
 
+async def test_a_zero_threshold_requotes_on_any_move_and_never_on_none(
+        venue, trader, counterparty):
+    post_book(counterparty, *TIGHT)
+    async with desk_on(venue, trader) as d:
+        sid = await start(d, base_spread_bps="20", requote_threshold_bps="0",
+                          quote_refresh_seconds=30)
+        mark = last_seq(d)
+        await asyncio.sleep(0.5)  # an unchanged fair value is not a move, even at 0 bps
+        assert sent(d, sid, mark) == []
+        await call(move_book, counterparty, "64001", "64011")  # 1.6 bps: any move counts
+        move = await next_quote(d, sid, mark, 1.0, lambda e: e.fair == D(64006))
+        assert all(e.reason == "move" for e in sent(d, sid, mark))
+        await asyncio.sleep(0.5)  # settled: nothing more
+        assert sent(d, sid, move.seq) == []
+
+
 # --- 4. live update --------------------------------------------------------------------------
 
 async def test_live_update_and_invalid_updates_change_nothing(venue, trader, counterparty):
