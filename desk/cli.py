@@ -49,6 +49,12 @@ def _venue(args: argparse.Namespace, settings: DeskSettings) -> int:
     return 0
 
 
+def _desk(args: argparse.Namespace, settings: DeskSettings) -> int:
+    from desk import cli_desk
+
+    return cli_desk.run(args, settings)
+
+
 def _keys(args: argparse.Namespace, settings: DeskSettings) -> int:
     from desk import cli_keys
 
@@ -82,7 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"desk {__version__}")
     parser.add_argument("--config", type=Path, default=None,
                         help="settings file (default: desk.toml in the user config dir)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--venue-url", default=None,
+                        help="(the desk screen) trade on this venue with the stored key in "
+                             "use for it (default: start the embedded venue)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="(the desk screen) seed of the embedded market and of ids")
+    parser.set_defaults(func=_desk, command="desk")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     venue = sub.add_parser("venue", help="run the embedded OCX-compatible venue on loopback")
     venue.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

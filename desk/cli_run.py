@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desk.domain.errors import VenueCallError, VenueReject
-from desk.engine.errors import StrategyError
 from desk.engine.events import Event
 
 if TYPE_CHECKING:
@@ -51,10 +49,7 @@ def run_command(args: argparse.Namespace, settings: DeskSettings) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: DeskSettings) -> int:
-    from desk.launch import LaunchError, open_desk
-    from desk.store.journal import JournalError
-    from desk.store.keys import KeyStoreError
-    from desk.store.strategies import StrategyStoreError
+    from desk.launch import launch_failure, open_desk
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -70,15 +65,12 @@ async def _run(args: argparse.Namespace, settings: DeskSettings) -> int:
         desk = await open_desk(settings, venue_url=args.venue_url,
                                config_path=getattr(args, "config", None), seed=args.seed,
                                on_event=_print)
-    except (LaunchError, StrategyError, KeyStoreError, JournalError, StrategyStoreError) as err:
-        print(f"desk run: {err}", file=sys.stderr)
-        return 2
-    except VenueReject as err:
-        print(f"desk run: the venue refused: {err.code}: {err.message}", file=sys.stderr)
-        return 1
-    except VenueCallError as err:
-        print(f"desk run: cannot reach the venue: {err}", file=sys.stderr)
-        return 1
+    except Exception as err:
+        failure = launch_failure(err)
+        if failure is None:
+            raise
+        print(f"desk run: {failure[0]}", file=sys.stderr)
+        return failure[1]
     print(f"desk run: trading on {desk.url} with {len(desk.manager.strategies)} "
           f"strategies; SIGTERM or Ctrl-C pulls every quote and exits", file=sys.stderr)
     await stop.wait()

@@ -18,6 +18,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 from desk.engine.events import Event
 from desk.engine.manager import StrategyManager
 from desk.engine.presets import DEFAULT_STRATEGIES
+from desk.killswitch import KillSwitch
 from desk.ocx.adapter import OcxVenue
 from desk.ocx.rest import OcxClient
 from desk.settings import DeskSettings
@@ -45,6 +47,25 @@ def _die_with_parent() -> None:
 
 class LaunchError(Exception):
     """The desk cannot start; the message says what to do."""
+
+
+def launch_failure(err: BaseException) -> tuple[str, int] | None:
+    """What to tell the operator when opening the desk failed, and the exit code; None
+    for an error that is not a known way of failing to start (a bug: let it raise)."""
+    from desk.domain.errors import VenueCallError, VenueReject
+    from desk.engine.errors import StrategyError
+    from desk.store.journal import JournalError
+    from desk.store.keys import KeyStoreError
+    from desk.store.strategies import StrategyStoreError
+
+    if isinstance(err, LaunchError | StrategyError | KeyStoreError | JournalError
+                  | StrategyStoreError):
+        return str(err), 2
+    if isinstance(err, VenueReject):
+        return f"the venue refused: {err.code}: {err.message}", 1
+    if isinstance(err, VenueCallError):
+        return f"cannot reach the venue: {err}", 1
+    return None
 
 
 class EmbeddedVenue:
@@ -105,6 +126,11 @@ class Desk:
     journal: Journal
     url: str
     embedded: EmbeddedVenue | None
+    keys: KeyStore                # for the embedded venue: a temporary one, gone at exit
+    kill_switch: KillSwitch       # its own client, for the screen's loop
+    session: str | None = None    # key management (the embedded venue's dev session)
+    kill_key_id: str | None = None  # the kill switch's own key (embedded venue)
+    _key_dir: tempfile.TemporaryDirectory | None = None
 
     async def close(self, reason: str = "exit") -> None:
         """Pull every quote, stop the engine, the streams and the embedded venue."""
@@ -115,17 +141,25 @@ class Desk:
             self.journal.close()
             if self.embedded is not None:
                 await asyncio.to_thread(self.embedded.stop)
+            if self._key_dir is not None:
+                self._key_dir.cleanup()
 
 
-async def _embedded_key(url: str, settings: DeskSettings) -> str:
+async def _embedded_keys(url: str, settings: DeskSettings, store: KeyStore
+                         ) -> tuple[str, str, str, str]:
+    """A trade key for the engine (stored, in use) and one for the kill switch; and the
+    dev session that made them."""
     async with OcxClient(url, config=settings.client) as client:
-        client.with_session(await client.dev_session(settings.account))
-        created = await client.create_api_key("desk-engine", "trade")
-        return created.secret
+        session = await client.dev_session(settings.account)
+        client.with_session(session)
+        engine = await client.create_api_key("desk-engine", "trade")
+        store.add(url, engine.id, "desk-engine", "trade", engine.secret)
+        store.use(url, engine.id)
+        panic = await client.create_api_key("desk-kill-switch", "trade")
+        return engine.secret, panic.secret, session, panic.id
 
 
-def _stored_key(url: str, settings: DeskSettings) -> str:
-    store = KeyStore(settings.key_dir)
+def _stored_key(url: str, store: KeyStore) -> str:
     key = store.in_use(url)
     if key is None:
         raise LaunchError(f"no API key in use for {url}: create one with "
@@ -147,10 +181,20 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
     else:
         url = venue_url.rstrip("/")
     opened: list[object] = []
+    key_dir = tempfile.TemporaryDirectory(prefix="desk-keys-") if embedded else None
     try:
-        secret = await _embedded_key(url, settings) if embedded else _stored_key(url, settings)
+        session = kill_key_id = None
+        if key_dir is not None:
+            keys = KeyStore(Path(key_dir.name))
+            secret, panic_secret, session, kill_key_id = await _embedded_keys(url, settings,
+                                                                             keys)
+        else:
+            keys = KeyStore(settings.key_dir)
+            secret = panic_secret = _stored_key(url, keys)
+            session = os.environ.get("DESK_SESSION", "").strip() or None
         client = OcxClient(url, api_key=secret, config=settings.client)
-        del secret
+        kill_switch = KillSwitch(OcxClient(url, api_key=panic_secret, config=settings.client))
+        del secret, panic_secret
         markets = [m.market_id for m in await client.markets()]
         reference = settings.reference or ("index" if embedded else "mid")
         venue = OcxVenue(client, markets, reference=reference)
@@ -172,7 +216,8 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
                     manager.create(**params)
         if start:
             await manager.start_enabled()
-        return Desk(manager, venue, journal, url, embedded)
+        return Desk(manager, venue, journal, url, embedded, keys, kill_switch, session,
+                    kill_key_id, key_dir)
     except BaseException:
         for thing in reversed(opened):
             with contextlib.suppress(Exception):
@@ -182,4 +227,6 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
                     thing.close()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
+        if key_dir is not None:
+            key_dir.cleanup()
         raise

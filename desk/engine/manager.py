@@ -100,6 +100,7 @@ class StrategyManager:
         self._housekeeper: asyncio.Task | None = None
         self._seen_fills: OrderedDict[str, str | None] = OrderedDict()  # fill id -> owner
         self.opened = False
+        self.panicked: list[str] | None = None  # stopped by the panic, until re-armed
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -367,6 +368,50 @@ class StrategyManager:
         self.bus.publish(EventType.QUOTE_CANCELLED, None, reason="emergency stop",
                          count=len(cancelled))
         return cancelled
+
+    async def panic(self, reason: str = "panic") -> list[str]:
+        """The operator's kill switch, engine side (the switch's own client has already
+        fired cancel-all): hold the dead-man switch down and stop every strategy. Down
+        until `rearm()`."""
+        if self.panicked is None:
+            self.panicked = [s.id for s in self.strategies.values()
+                             if s.state in (State.RUNNING, State.HALTED)]
+        await self.guard.trip(reason, hold=True)
+        return await self.emergency_stop_all()
+
+    async def rearm(self) -> list[str]:
+        """Leave the panic: the dead-man switch re-arms once feeds and account check out,
+        and the strategies the panic stopped start again. Their ids."""
+        restart, self.panicked = self.panicked or [], None
+        self.guard.release()
+        self.bus.publish(EventType.RESUMED, None, reason="re-armed by the operator",
+                         strategies=restart)
+        started = []
+        for sid in restart:
+            s = self.strategies.get(sid)
+            if s is not None and s.state is State.STOPPED:
+                try:
+                    await self.start(sid)
+                    started.append(sid)
+                except StrategyError as exc:
+                    self.bus.publish(EventType.ERROR, sid, code="START_REFUSED",
+                                     message=str(exc))
+        return started
+
+    async def flatten(self, strategy_id: str) -> StrategyInfo:
+        """Pause the strategy (its quotes pulled) and close its position at market."""
+        s = self._strategy(strategy_id)
+        if s.state is State.RUNNING:
+            await self.pause(strategy_id)
+        if s.position == 0:
+            raise StrategyError(f"strategy {s.config.name!r} is flat: nothing to flatten")
+        result = await self.venue.close_position(s.market_id)
+        for fill in result.fills:
+            self._book(fill, s)
+        self.bus.publish(EventType.POSITION_CHANGED, s.id, market_id=s.market_id,
+                         flattened=str(result.order.filled_quantity),
+                         new_position=s.position)
+        return self.info(s)
 
     async def cancel_all_quotes(self, asset: str) -> list[str]:
         """Pull every quote on one market (`BTC` or `BTC-PERP`); the strategies quoting it

@@ -121,6 +121,14 @@ class OcxClient:
     def with_session(self, token: str) -> None:
         self._session = Credential("authorization", f"Bearer {token}")
 
+    def use_key(self, api_key: str) -> None:
+        """Trade with another key from the next request on. The credential is changed in
+        place, so the streams sharing it use the new key from their next connect."""
+        if self._key is None:
+            self._key = Credential("x-api-key", api_key)
+        else:
+            self._key._value = api_key
+
     @property
     def key_auth(self) -> Credential:
         """The key's credential, for the streams sharing this client."""

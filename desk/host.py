@@ -1,0 +1,248 @@
+"""The engine on its own event loop in a worker thread, for the screen.
+
+A slow frame cannot delay a quote: the strategies, streams and dead-man switch run
+on the host's loop, and the screen only (a) reads the latest `DeskView`, which the
+host rebuilds `view_hz` times a second, and (b) submits actions to the engine's loop.
+The panic key does not go through the engine at all: the kill switch's own client
+runs on the caller's (the screen's) loop, then the engine is told to stand down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from desk.control import ControlError, KeyRow, NewKey, PanicReport
+from desk.domain.errors import VenueCallError, VenueReject
+from desk.engine.manager import StrategyManager
+from desk.engine.view import DeskView, Monitor
+from desk.launch import Desk, LaunchError, open_desk
+from desk.ocx.rest import OcxClient
+from desk.settings import DeskSettings
+from desk.store.keys import KeyStoreError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class EngineHost:
+    def __init__(self, settings: DeskSettings, *, venue_url: str | None = None,
+                 config_path: Path | None = None, seed: int | None = None,
+                 view_hz: float = 10.0, engine_stall_s: float = 3.0):
+        self.settings = settings
+        self.venue_url = venue_url
+        self.config_path = config_path
+        self.seed = seed
+        self.view_hz = view_hz
+        self.engine_stall_s = engine_stall_s   # the panic stops waiting on the engine
+        self.desk: Desk | None = None
+        self.label = ""
+        self._view: DeskView | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._closed = threading.Event()
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the thread and wait until the desk is open (venue, streams, engine)."""
+        self._thread = threading.Thread(target=self._main, name="desk-engine", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise LaunchError(f"the engine did not start within {timeout:.0f} s")
+        if self._error is not None:
+            raise self._error
+        if self._closed.is_set():
+            raise LaunchError("the engine stopped while starting (see the log above)")
+
+    def _main(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._serve())
+        except Exception:
+            log.exception("the engine thread failed")
+        finally:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            self._closed.set()
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        try:
+            desk = self.desk = await open_desk(
+                self.settings, venue_url=self.venue_url, config_path=self.config_path,
+                seed=self.seed)
+        except BaseException as exc:  # reported to start()'s caller
+            self._error = exc
+            self._ready.set()
+            return
+        self.label = ("embedded venue " if desk.embedded else "venue ") + \
+            desk.url.removeprefix("http://").removeprefix("https://")
+        monitor = Monitor(desk.manager, self.label)
+        self._view = monitor.snapshot()
+        self._ready.set()
+        period = 1.0 / self.view_hz
+        try:
+            while not self._stop.is_set():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), period)
+                try:
+                    self._view = monitor.snapshot()
+                except Exception:  # a frame's data must never stop the engine
+                    log.exception("building the desk view failed")
+        finally:
+            await desk.close("exit")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Pull every quote, stop the engine and the embedded venue, end the thread."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not self._closed.is_set():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # --- what the screen uses (desk.control.Backend) --------------------------------------
+
+    def view(self) -> DeskView | None:
+        return self._view
+
+    def submit(self, action: Callable[[StrategyManager], Awaitable[T]]
+               ) -> concurrent.futures.Future[T]:
+        desk, loop = self._require()
+
+        async def run() -> T:
+            return await action(desk.manager)
+
+        return asyncio.run_coroutine_threadsafe(run(), loop)
+
+    async def control(self, action: Callable[[StrategyManager], Awaitable[T]]) -> T:
+        return await asyncio.wrap_future(self.submit(action))
+
+    async def panic(self) -> PanicReport:
+        """Cancel-all through the kill switch's own client, then stand the engine down
+        (waiting at most `engine_stall_s` for it), then read back and pull again."""
+        desk, _ = self._require()
+        first = await desk.kill_switch.fire()
+        engine = self.submit(lambda m: m.panic())
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(engine), self.engine_stall_s)
+        except (TimeoutError, Exception) as exc:  # noqa: BLE001 - reported, not raised
+            log.error("the engine did not confirm the panic: %r", exc)
+        second = await desk.kill_switch.fire()
+        return PanicReport(first.cancelled + second.cancelled, second.resting_after,
+                           first.attempts + second.attempts,
+                           first.elapsed_ms + second.elapsed_ms, second.error or first.error)
+
+    async def warm(self) -> None:
+        """Open the kill switch's connection on the screen's loop."""
+        desk, _ = self._require()
+        await desk.kill_switch.warm()
+
+    async def close_kill_switch(self) -> None:
+        if self.desk is not None:
+            await self.desk.kill_switch.aclose()
+
+    async def rearm(self) -> list[str]:
+        return await self.control(lambda m: m.rearm())
+
+    # --- API keys (run on the engine's loop: the venue client lives there) -----------------
+
+    def _admin(self) -> OcxClient:
+        desk, _ = self._require()
+        if desk.session is None:
+            raise ControlError(f"managing keys on {desk.url} needs a session token: set "
+                               "DESK_SESSION and restart desk")
+        client = OcxClient(desk.url, session=desk.session, config=self.settings.client)
+        return client
+
+    async def keys(self) -> list[KeyRow]:
+        desk, _ = self._require()
+
+        async def run(_: StrategyManager) -> list[KeyRow]:
+            async with self._admin() as client:
+                remote = await client.api_keys()
+            local = {k.id: k for k in desk.keys.list(desk.url)}
+            return [KeyRow(k.id, k.name, k.scope, tuple(k.allowed_ips), k.expires_at,
+                           k.status, k.last_used_at, k.id in local,
+                           bool(local.get(k.id) and local[k.id].in_use)) for k in remote]
+
+        return await self._keys_call(run)
+
+    async def create_key(self, name: str, scope: str, allowed_ips: list[str],
+                         expires_in_days: int | None) -> NewKey:
+        desk, _ = self._require()
+
+        async def run(_: StrategyManager) -> NewKey:
+            async with self._admin() as client:
+                created = await client.create_api_key(name, scope, allowed_ips,
+                                                      expires_in_days)
+                row = next(k for k in await client.api_keys() if k.id == created.id)
+            desk.keys.add(desk.url, created.id, name, scope, created.secret,
+                          expires_at=row.expires_at)
+            return NewKey(KeyRow(row.id, row.name, row.scope, tuple(row.allowed_ips),
+                                 row.expires_at, row.status, row.last_used_at, True, False),
+                          created.secret)
+
+        return await self._keys_call(run)
+
+    async def revoke_key(self, key_id: str) -> None:
+        desk, _ = self._require()
+
+        async def run(_: StrategyManager) -> None:
+            in_use = desk.keys.in_use(desk.url)
+            if in_use is not None and in_use.id == key_id:
+                raise ControlError(f"{key_id} is the key the engine trades with: choose "
+                                   "another key first")
+            if key_id == desk.kill_key_id:
+                raise ControlError(f"{key_id} is the panic key's own key: revoking it "
+                                   "would disarm the kill switch")
+            async with self._admin() as client:
+                await client.revoke_api_key(key_id)
+            with contextlib.suppress(KeyStoreError):
+                desk.keys.remove(key_id)
+
+        await self._keys_call(run)
+
+    async def use_key(self, key_id: str) -> None:
+        desk, _ = self._require()
+
+        async def run(_: StrategyManager) -> None:
+            key = next((k for k in desk.keys.list(desk.url) if k.id == key_id), None)
+            if key is None:
+                raise ControlError(f"{key_id}: desk does not hold its secret (only keys "
+                                   "created here or with `desk keys create` can trade)")
+            if key.scope != "trade":
+                raise ControlError(f"{key_id} is a {key.scope} key: the engine needs a "
+                                   "trade key")
+            desk.keys.use(desk.url, key_id)
+            desk.venue.client.use_key(desk.keys.secret(key_id))
+
+        await self._keys_call(run)
+
+    async def _keys_call(self, run: Callable[[StrategyManager], Awaitable[T]]) -> T:
+        try:
+            return await self.control(run)
+        except VenueReject as exc:
+            raise ControlError(f"the venue refused: {exc.code}: {exc.message}") from None
+        except VenueCallError as exc:
+            raise ControlError(f"cannot reach the venue: {exc}") from None
+        except KeyStoreError as exc:
+            raise ControlError(str(exc)) from None
+
+    def _require(self) -> tuple[Desk, asyncio.AbstractEventLoop]:
+        if self.desk is None or self._loop is None or self._closed.is_set():
+            raise ControlError("the engine is not running")
+        return self.desk, self._loop
+

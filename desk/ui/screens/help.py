@@ -1,0 +1,43 @@
+"""Every key, in one place."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = [
+    ("ctrl+k", "PANIC: cancel every order on the venue, stand every strategy down"),
+    ("ctrl+r", "re-arm after a panic (restarts the strategies it stopped)"),
+    ("p", "pause / resume (or start) the selected strategy"),
+    ("s", "stop the selected strategy (asks whether to flatten)"),
+    ("f", "flatten: pause and close the selected strategy's position at market"),
+    ("e", "edit the selected strategy's parameters (applied live)"),
+    ("n", "new strategy"),
+    ("d", "detail of the selected strategy"),
+    ("a", "API keys"),
+    ("up / down, tab", "select a strategy"),
+    ("l", "event log: cycle the least severity shown"),
+    ("o", "event log: only the selected strategy / all"),
+    ("ctrl+p", "command palette (every action)"),
+    ("?", "this help"),
+    ("q", "quit (pulls every quote first)"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss(None)", "Close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        for key, what in KEYS:
+            table.add_row(key, what)
+        with Vertical(classes="dialog help"):
+            yield Static("desk · keys", classes="dialog-title")
+            yield Static(table)
+            yield Static("esc closes", classes="dim")

@@ -1,0 +1,114 @@
+"""The desk: strategies, the selected market's book, positions, PnL and events.
+
+Everything is redrawn from the latest `DeskView` on timers (8 Hz, the chart 1 Hz),
+never per event. Actions go to the engine through the app's `act()`.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from desk.engine.events import Severity
+from desk.engine.view import DeskView
+from desk.ui.widgets.book import BookLadder
+from desk.ui.widgets.event_log import SEVERITY_ORDER, EventLog
+from desk.ui.widgets.header import DeskHeader
+from desk.ui.widgets.pnl_chart import PnlChart
+from desk.ui.widgets.positions import PositionsTable
+from desk.ui.widgets.strategies import StrategyList
+
+TABLE_HZ = 8.0
+CHART_HZ = 1.0
+
+
+class MainScreen(Screen):
+    BINDINGS = [
+        Binding("p", "app.pause_resume", "Pause/resume"),
+        Binding("s", "app.stop", "Stop"),
+        Binding("f", "app.flatten", "Flatten"),
+        Binding("e", "app.edit", "Edit"),
+        Binding("n", "app.new", "New"),
+        Binding("d", "app.detail", "Detail"),
+        Binding("ctrl+r", "app.rearm", "Re-arm"),
+        Binding("down,tab", "select(1)", "Next", show=False),
+        Binding("up,shift+tab", "select(-1)", "Previous", show=False),
+        Binding("l", "severity", "Log level", show=False),
+        Binding("o", "only_selected", "Log: selected only", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="main")
+        self.least = Severity.INFO
+        self.only_selected = False
+        self.view: DeskView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield DeskHeader(id="header")
+        yield Static("ALL QUOTES PULLED · every strategy stood down · ctrl+r re-arms",
+                     id="panic-banner")
+        with Horizontal(id="top"):
+            yield StrategyList(id="strategies")
+            yield BookLadder(id="book")
+            with Vertical(id="right"):
+                yield PositionsTable(id="positions")
+                yield PnlChart(id="pnl")
+        yield EventLog(id="events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.header = self.query_one(DeskHeader)
+        self.banner = self.query_one("#panic-banner", Static)
+        self.strategies = self.query_one(StrategyList)
+        self.book = self.query_one(BookLadder)
+        self.positions = self.query_one(PositionsTable)
+        self.chart = self.query_one(PnlChart)
+        self.log_view = self.query_one(EventLog)
+        self.strategies.border_title = "strategies"
+        self.positions.border_title = "positions"
+        self.redraw()
+        self.redraw_chart()
+        self.set_interval(1 / TABLE_HZ, self.redraw)
+        self.set_interval(1 / CHART_HZ, self.redraw_chart)
+
+    @property
+    def selected(self) -> str | None:
+        return self.strategies.selected
+
+    def redraw(self) -> None:
+        view = self.view = self.app.backend.view()  # type: ignore[attr-defined]
+        self.header.show(view)
+        if view is None:
+            return
+        self.banner.display = view.panicked
+        self.set_class(view.panicked, "-panicked")
+        self.strategies.show(view.strategies)
+        s = view.strategy(self.selected) if self.selected else None
+        self.book.show(view.books.get(s.market_id) if s else None)
+        self.positions.show(view.positions)
+        names = {x.id: x.name for x in view.strategies}
+        self.log_view.show(view.events, names,
+                           self.selected if self.only_selected else None, self.least)
+
+    def redraw_chart(self) -> None:
+        self.chart.show(self.view)
+
+    def on_strategy_list_selected(self, message: StrategyList.Selected) -> None:
+        self.strategies.selected = message.sid
+        self.redraw()
+
+    def action_select(self, step: int) -> None:
+        self.strategies.move(step)
+        self.redraw()
+
+    def action_severity(self) -> None:
+        i = SEVERITY_ORDER.index(self.least)
+        self.least = SEVERITY_ORDER[(i + 1) % len(SEVERITY_ORDER)]
+        self.redraw()
+
+    def action_only_selected(self) -> None:
+        self.only_selected = not self.only_selected
+        self.redraw()

@@ -1,0 +1,39 @@
+"""Positions across the account, one row per market with a position, updated by key."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+from desk.domain.records import Position
+from desk.ui.format import money, qty, signed
+
+COLUMNS = (("market", 9), ("side", 5), ("size", 7), ("entry", 10), ("mark", 10),
+           ("uPnL", 8), ("liq", 10))
+
+
+def position_cells(p: Position) -> tuple[str, ...]:
+    side = "long" if p.quantity > 0 else "short"
+    return (p.market_id, side, qty(abs(p.quantity)), money(p.entry_price),
+            money(p.mark_price), signed(p.unrealized_pnl), money(p.liquidation_price))
+
+
+class PositionsTable(DataTable):
+    def on_mount(self) -> None:
+        self.cursor_type = "none"
+        self.zebra_stripes = True
+        for name, width in COLUMNS:
+            self.add_column(name, key=name, width=width)
+
+    def show(self, positions: tuple[Position, ...]) -> None:
+        rows = {p.market_id: position_cells(p) for p in positions}
+        if not rows:
+            rows = {"-": ("flat", "", "", "", "", "", "")}
+        for key in [k.value for k in self.rows if k.value not in rows]:
+            self.remove_row(key)
+        for key, cells in rows.items():
+            if key not in self.rows:
+                self.add_row(*cells, key=key)
+                continue
+            for (name, _), cell in zip(COLUMNS, cells, strict=True):
+                if self.get_cell(key, name) != cell:
+                    self.update_cell(key, name, cell)
