@@ -135,9 +135,10 @@ class EngineHost:
         (waiting at most `engine_stall_s` for it), then read back and pull again."""
         desk, _ = self._require()
         first = await desk.kill_switch.fire()
-        engine = self.submit(lambda m: m.panic())
-        try:
-            await asyncio.wait_for(asyncio.wrap_future(engine), self.engine_stall_s)
+        engine = asyncio.wrap_future(self.submit(lambda m: m.panic()))
+        engine.add_done_callback(_consume)
+        try:  # shielded: giving up waiting must not cancel the engine's stand-down
+            await asyncio.wait_for(asyncio.shield(engine), self.engine_stall_s)
         except (TimeoutError, Exception) as exc:  # noqa: BLE001 - reported, not raised
             log.error("the engine did not confirm the panic: %r", exc)
         second = await desk.kill_switch.fire()
@@ -246,3 +247,8 @@ class EngineHost:
             raise ControlError("the engine is not running")
         return self.desk, self._loop
 
+
+def _consume(future: asyncio.Future) -> None:
+    """A stand-down that finishes after the panic stopped waiting: log its failure."""
+    if not future.cancelled() and future.exception() is not None:
+        log.error("the engine's stand-down failed: %r", future.exception())
