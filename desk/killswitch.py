@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 
 from desk.control import PanicReport
 from desk.domain.errors import VenueCallError
@@ -19,10 +20,23 @@ from desk.ocx.rest import OcxClient
 
 
 class KillSwitch:
-    def __init__(self, client: OcxClient, *, attempts: int = 20, verify_rounds: int = 3):
-        self.client = client
+    """`make_client` builds the switch's client; a client is bound to the event loop it
+    first runs on, so the switch builds a fresh one if it is fired from another loop."""
+
+    def __init__(self, make_client: Callable[[], OcxClient], *, attempts: int = 20,
+                 verify_rounds: int = 3):
+        self.make_client = make_client
         self.attempts = attempts
         self.verify_rounds = verify_rounds
+        self._client: OcxClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def client(self) -> OcxClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client, self._loop = self.make_client(), loop
+        return self._client
 
     async def cancel_all(self) -> tuple[int, int, str | None]:
         """Unscoped cancel-all until confirmed: (cancelled, attempts, last error)."""
@@ -59,4 +73,6 @@ class KillSwitch:
             await self.client.markets()
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        client, self._client = self._client, None
+        if client is not None and self._loop is asyncio.get_running_loop():
+            await client.aclose()

@@ -21,6 +21,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from desk.engine.events import Event
@@ -193,7 +194,8 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
             secret = panic_secret = _stored_key(url, keys)
             session = os.environ.get("DESK_SESSION", "").strip() or None
         client = OcxClient(url, api_key=secret, config=settings.client)
-        kill_switch = KillSwitch(OcxClient(url, api_key=panic_secret, config=settings.client))
+        kill_switch = KillSwitch(partial(OcxClient, url, api_key=panic_secret,
+                                         config=settings.client))
         del secret, panic_secret
         markets = [m.market_id for m in await client.markets()]
         reference = settings.reference or ("index" if embedded else "mid")

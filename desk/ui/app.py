@@ -60,6 +60,11 @@ class DeskApp(App[None]):
         if warm is not None:
             self.run_worker(warm(), group="warm", exit_on_error=False)
 
+    async def on_unmount(self) -> None:
+        close = getattr(self.backend, "close_kill_switch", None)
+        if close is not None:
+            await close()
+
     # --- helpers ------------------------------------------------------------------------
 
     def selected(self) -> StrategyView | None:

@@ -133,8 +133,8 @@ async def test_the_kill_switch_pulls_every_order_of_the_account(venue, trader, c
     post_book(counterparty, *TIGHT)
     async with desk_on(venue, trader) as d:
         await start(d, quote_layers=3)
-        switch = KillSwitch(OcxClient(venue.url, api_key=trader.trade_secret,
-                                      config=FAST_CLIENT))
+        switch = KillSwitch(lambda: OcxClient(venue.url, api_key=trader.trade_secret,
+                                              config=FAST_CLIENT))
         try:
             report = await switch.fire()
         finally:
@@ -144,8 +144,8 @@ async def test_the_kill_switch_pulls_every_order_of_the_account(venue, trader, c
 
 
 async def test_a_kill_switch_that_cannot_reach_the_venue_says_so(venue, trader):
-    switch = KillSwitch(OcxClient("http://127.0.0.1:9", api_key=trader.trade_secret,
-                                  config=FAST_CLIENT), attempts=2, verify_rounds=1)
+    switch = KillSwitch(lambda: OcxClient("http://127.0.0.1:9", api_key=trader.trade_secret,
+                                          config=FAST_CLIENT), attempts=2, verify_rounds=1)
     try:
         report = await switch.fire()
     finally:
