@@ -11,7 +11,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 
-class LinesView(ScrollView):
+class LinesView(ScrollView, can_focus=False):
     DEFAULT_CSS = """
     LinesView { overflow-x: hidden; }
     """

@@ -17,7 +17,7 @@ def position_cells(p: Position) -> tuple[str, ...]:
             money(p.mark_price), signed(p.unrealized_pnl), money(p.liquidation_price))
 
 
-class PositionsTable(DataTable):
+class PositionsTable(DataTable, can_focus=False):
     def on_mount(self) -> None:
         self.cursor_type = "none"
         self.zebra_stripes = True

@@ -57,8 +57,9 @@ class StrategyPanel(Static):
         self.post_message(StrategyList.Selected(self.sid))
 
 
-class StrategyList(VerticalScroll):
-    """The panels, in the engine's order. `selected` is a strategy id (or None)."""
+class StrategyList(VerticalScroll, can_focus=False):
+    """The panels, in the engine's order. `selected` is a strategy id (or None). Not
+    focusable: the arrow keys select a strategy (the screen's bindings), not scroll."""
 
     class Selected(Message):
         def __init__(self, sid: str) -> None:
