@@ -7,9 +7,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.worker import Worker, WorkerState
 
 from desk.control import Backend, ControlError
 from desk.engine.errors import StrategyError
@@ -64,6 +65,13 @@ class DeskApp(App[None]):
         close = getattr(self.backend, "close_kill_switch", None)
         if close is not None:
             await close()
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """An action that failed unexpectedly: say so, keep the desk running."""
+        if event.state is WorkerState.ERROR:
+            self.notify(f"{event.worker.name or 'action'} failed: {event.worker.error!r}"[:300],
+                        severity="error", timeout=15)
 
     # --- helpers ------------------------------------------------------------------------
 

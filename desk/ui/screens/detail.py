@@ -45,7 +45,7 @@ def metrics_table(s: StrategyView) -> Table:
         ("quotes filled", str(q.quotes_filled)),
         ("fill rate", f"{q.fill_rate:.1f}%"),
         ("avg time to fill", f"{q.avg_fill_time_ms:,.0f} ms"),
-        ("avg spread captured", bps(q.avg_spread_captured_bps)),
+        ("spread captured", bps(q.avg_spread_captured_bps)),
         ("spread / skew", f"{bps(s.spread_bps)} / {bps(s.skew_bps)}"),
     ]
     for k, v in rows:
@@ -89,9 +89,11 @@ class DetailScreen(Screen):
             yield Static("", id="detail-metrics")
             yield Static("", id="detail-side")
         yield EventLog(id="detail-events")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.query_one("#detail-metrics").border_title = "metrics"
+        self.query_one("#detail-side").border_title = "ladder and fills"
         self.redraw()
         self.set_interval(1 / DETAIL_HZ, self.redraw)
 

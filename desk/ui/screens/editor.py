@@ -73,7 +73,7 @@ class EditorScreen(Screen[bool]):
         with Horizontal(id="editor-buttons"):
             yield Button("Apply (ctrl+s)", id="apply", variant="primary")
             yield Button("Cancel (esc)", id="cancel")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _field(self, name: str) -> ComposeResult:
         value = self.initial.get(name)

@@ -16,18 +16,33 @@ from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Sta
 from desk.control import ControlError, KeyRow
 from desk.ui.screens.modals import SecretModal, confirm
 
-COLUMNS = (("", 2), ("name", 18), ("id", 24), ("scope", 6), ("allowed IPs", 16),
-           ("expires", 16), ("status", 8), ("last used", 16), ("stored", 6))
+COLUMNS = (("", 1), ("name", 16), ("id", 24), ("scope", 5), ("allowed IPs", 18),
+           ("expires", 10), ("status", 7), ("last used", 16), ("stored", 6))
 
 
-def _when(iso: str | None, empty: str = "-") -> str:
-    return iso[:16].replace("T", " ") if iso else empty
+def _when(iso: str | None, empty: str = "-", minutes: bool = True) -> str:
+    return iso[:16 if minutes else 10].replace("T", " ") if iso else empty
+
+
+def ips(allowed: tuple[str, ...], width: int = 18) -> str:
+    """All of them if they fit, else as many as fit and how many more: never a cut
+    address (which would read as another network)."""
+    if not allowed:
+        return "any"
+    shown: list[str] = []
+    for i, ip in enumerate(allowed):
+        rest = len(allowed) - i - 1
+        candidate = ",".join([*shown, ip]) + (f" +{rest}" if rest else "")
+        if len(candidate) > width and shown:
+            return ",".join(shown) + f" +{len(allowed) - i}"
+        shown.append(ip)
+    return ",".join(shown)
 
 
 def key_cells(k: KeyRow) -> tuple[str, ...]:
-    return ("▶" if k.in_use else "", k.name, k.id, k.scope, ",".join(k.allowed_ips) or "any",
-            _when(k.expires_at, "never"), k.status, _when(k.last_used_at, "never"),
-            "yes" if k.stored else "no")
+    return ("▶" if k.in_use else "", k.name, k.id, k.scope, ips(k.allowed_ips),
+            _when(k.expires_at, "never", minutes=False), k.status,
+            _when(k.last_used_at, "never"), "yes" if k.stored else "no")
 
 
 @dataclass(frozen=True)
@@ -125,7 +140,7 @@ class KeysScreen(Screen):
                      "listed", id="keys-title")
         yield DataTable(id="keys-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="keys-status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -31,8 +31,8 @@ class MainScreen(Screen):
         Binding("s", "app.stop", "Stop"),
         Binding("f", "app.flatten", "Flatten"),
         Binding("e", "app.edit", "Edit"),
-        Binding("n", "app.new", "New"),
-        Binding("d", "app.detail", "Detail"),
+        Binding("n", "app.new", "New", show=False),     # in the help and the palette
+        Binding("d", "app.detail", "Detail", show=False),
         Binding("ctrl+r", "app.rearm", "Re-arm"),
         Binding("down,tab", "select(1)", "Next", show=False),
         Binding("up,shift+tab", "select(-1)", "Previous", show=False),
@@ -57,7 +57,7 @@ class MainScreen(Screen):
                 yield PositionsTable(id="positions")
                 yield PnlChart(id="pnl")
         yield EventLog(id="events")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.header = self.query_one(DeskHeader)

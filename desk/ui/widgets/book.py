@@ -11,8 +11,8 @@ from desk.ui.widgets.lines import LinesView
 
 
 def _row(price: str, size: str, ours: bool, colour: str) -> Text:
-    text = Text(f" {price:>12}  {size:>10} ", style=colour)
-    text.append(" ◀ ours" if ours else "       ", style="bold reverse" if ours else "")
+    text = Text(f" {price:>11} {size:>8} ", style=colour)
+    text.append("◀ ours" if ours else "      ", style="bold reverse" if ours else "")
     return text
 
 
@@ -30,7 +30,7 @@ def book_lines(book: MarketBook | None, depth: int = 10) -> list[Text]:
 
     lines = side(book.asks, tuple(reversed(asks)), "red")
     fair = f"{book.fair:,.{places}f}" if book.fair is not None else "-"
-    lines.append(Text(f" ──── {fair} fair ────", style="bold"))
+    lines.append(Text(f" ─── {fair} fair ───", style="bold"))
     lines += side(book.bids, bids, "green")
     return lines
 
@@ -38,4 +38,8 @@ def book_lines(book: MarketBook | None, depth: int = 10) -> list[Text]:
 class BookLadder(LinesView):
     def show(self, book: MarketBook | None) -> None:
         self.border_title = f"{book.market_id} book" if book else "book"
-        self.set_lines(book_lines(book))
+        lines = book_lines(book)
+        self.set_lines(lines)
+        fair = next((i for i, t in enumerate(lines) if " fair " in t.plain), None)
+        if fair is not None and self.size.height:  # keep the touch in view
+            self.scroll_to(y=max(0, fair - self.size.height // 2), animate=False)

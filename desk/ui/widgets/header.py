@@ -1,4 +1,5 @@
-"""The top line: venue, equity, feed health, the armed/pulled state and the clock."""
+"""The top line, most urgent first (it is cut on narrow terminals): the pulled or
+stood-down state, feed health, resting orders, the clock, equity, the venue."""
 
 from __future__ import annotations
 
@@ -16,18 +17,18 @@ class DeskHeader(Static):
         if view is None:
             self.update(text + Text(" · starting …"))
             return
-        text.append(f" · {view.venue}")
-        if view.balances is not None:
-            text.append(f" · equity {money(view.balances.equity)}")
+        if view.panicked:
+            text.append(" · ALL QUOTES PULLED", style="bold reverse red")
+        elif not view.armed:
+            text.append(f" · stood down: {view.guard_problem}", style="bold yellow")
         down = [h for h in view.feeds if h.state is not FeedState.LIVE]
         text.append(" · feeds ")
         if down:
             text.append(f"● {len(down)} down", style="bold red")
         else:
             text.append("● live", style="bold green")
-        if view.panicked:
-            text.append(" · ALL QUOTES PULLED", style="bold reverse red")
-        elif not view.armed:
-            text.append(f" · stood down: {view.guard_problem}", style="bold yellow")
         text.append(f" · {view.resting} resting · {clock(view.time)} UTC")
+        if view.balances is not None:
+            text.append(f" · equity {money(view.balances.equity)}")
+        text.append(f" · {view.venue}")
         self.update(text)

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import DataTable
 
 from desk.domain.records import Position
 from desk.ui.format import money, qty, signed
 
-COLUMNS = (("market", 9), ("side", 5), ("size", 7), ("entry", 10), ("mark", 10),
-           ("uPnL", 8), ("liq", 10))
+COLUMNS = (("market", 9), ("size", 8), ("entry", 10), ("uPnL", 9), ("liq", 10))
 
 
-def position_cells(p: Position) -> tuple[str, ...]:
-    side = "long" if p.quantity > 0 else "short"
-    return (p.market_id, side, qty(abs(p.quantity)), money(p.entry_price),
-            money(p.mark_price), signed(p.unrealized_pnl), money(p.liquidation_price))
+def position_cells(p: Position) -> tuple[Text, ...]:
+    """The size is signed: long > 0, short < 0. Numbers right-aligned."""
+    cells = (qty(p.quantity) if p.quantity < 0 else f"+{qty(p.quantity)}",
+             money(p.entry_price), signed(p.unrealized_pnl), money(p.liquidation_price))
+    return (Text(p.market_id), *(Text(c, justify="right") for c in cells))
 
 
 class PositionsTable(DataTable, can_focus=False):
     def on_mount(self) -> None:
         self.cursor_type = "none"
+        self.cell_padding = 0
         self.zebra_stripes = True
         for name, width in COLUMNS:
             self.add_column(name, key=name, width=width)
@@ -27,7 +29,7 @@ class PositionsTable(DataTable, can_focus=False):
     def show(self, positions: tuple[Position, ...]) -> None:
         rows = {p.market_id: position_cells(p) for p in positions}
         if not rows:
-            rows = {"-": ("flat", "", "", "", "", "", "")}
+            rows = {"-": (Text("flat"),) + (Text(""),) * (len(COLUMNS) - 1)}
         for key in [k.value for k in self.rows if k.value not in rows]:
             self.remove_row(key)
         for key, cells in rows.items():

@@ -16,8 +16,10 @@ BADGES = {"running": ("●", "green"), "paused": ("⏸", "yellow"), "halted": ("
 
 
 def panel_text(s: StrategyView) -> Text:
+    """Four short lines (cut with an ellipsis, never wrapped): who and state; position
+    against the limits; PnL today, spread and fill rate; the breaker."""
     mark, colour = BADGES.get(s.state, ("?", "white"))
-    text = Text()
+    text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{mark} ", style=f"bold {colour}")
     text.append(s.name, style="bold")
     text.append(f"  {s.market_id}  ")
@@ -27,11 +29,12 @@ def panel_text(s: StrategyView) -> Text:
     text.append("\n  pos ")
     over_soft = abs(s.position) >= s.soft_limit
     text.append(f"{qty(s.position)}", style="bold yellow" if over_soft else "")
-    text.append(f"/{qty(s.max_position)} (soft {qty(s.soft_limit)})")
+    text.append(f" / {qty(s.max_position)}  soft {qty(s.soft_limit)}")
     daily = s.metrics.daily_pnl
-    text.append("  today ")
+    text.append("\n  today ")
     text.append(signed(daily), style="green" if daily > 0 else "red" if daily < 0 else "")
-    text.append(f"\n  spread {bps(s.spread_bps)}  fill {pct(s.stats.fill_rate)}  ")
+    text.append(f"  spread {bps(s.spread_bps)}  fill {pct(s.stats.fill_rate)}")
+    text.append("\n  ")
     if s.breaker:
         text.append(f"breaker: {s.breaker}", style="bold red")
     elif s.state == "halted" and s.reason:
