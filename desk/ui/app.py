@@ -73,6 +73,12 @@ class DeskApp(App[None]):
             self.notify(f"{event.worker.name or 'action'} failed: {event.worker.error!r}"[:300],
                         severity="error", timeout=15)
 
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications carry strategy names and venue messages: never markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout,
+                       markup=markup)
+
     # --- helpers ------------------------------------------------------------------------
 
     def selected(self) -> StrategyView | None:

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input
+from textual.widgets._toast import Toast
 
 from desk.host import EngineHost
 from desk.settings import DeskSettings, load_settings
@@ -84,22 +86,39 @@ async def holds(predicate: Callable[[], Any], seconds: float, pilot: Pilot | Non
 def screen_text(app: Any) -> str:
     """The visible screen as plain text (from the SVG export: tags stripped)."""
     svg = app.export_screenshot()
+    svg = svg[svg.find("</style>"):]
     return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+def toasts(app: Any) -> list[str]:
+    """The notifications on screen now (their text, on one line each)."""
+    return [one_line(str(t.render())) for t in app.screen.query(Toast)]
+
+
+def one_line(text: str) -> str:
+    """Whitespace (and line breaks of wrapped text) collapsed to single spaces."""
+    return " ".join(text.split())
 
 
 def raw_screenshot(app: Any) -> str:
     return app.export_screenshot()
 
 
-async def type_into(pilot: Pilot, widget: Input, text: str) -> None:
-    """Focus an input, clear it, and type `text` key by key."""
+async def type_into(pilot: Pilot, widget: Input, text: str, paste: bool = False) -> None:
+    """Focus an input, select all its text (ctrl+shift+a), and replace it with `text`:
+    typed key by key, or as one terminal paste (one Changed event: the editor
+    re-validates its whole form on each, which costs a few hundred ms)."""
     widget.focus()
     await pilot.pause()
-    widget.clear()
-    await pilot.pause()
-    if text:
+    await pilot.press("ctrl+shift+a")
+    if not text:
+        await pilot.press("backspace")
+    elif paste:
+        pilot.app.post_message(events.Paste(text))
+    else:
         await pilot.press(*text)
     await pilot.pause()
+    assert widget.value == text, f"the input holds {widget.value!r}, not {text!r}"
 
 
 async def select_strategy(pilot: Pilot, app: Any, sid: str) -> None:

@@ -55,21 +55,18 @@ class EditorScreen(Screen[bool]):
         self.title_text = title
         self.submit = submit
         self.initial = (base.model_dump() if base is not None else
-                        {n: f.default for n, f in FIELDS.items() if f.default is not None})
-        if base is None:
-            self.initial.setdefault("name", "")
-            self.initial.setdefault("market_id", "")
-        self.errors: dict[str, str] = {}
+                        {n: ("" if f.is_required() else f.default) for n, f in FIELDS.items()})
+        self.errors: dict[str, str] = {}     # shown now, by field
 
     def compose(self) -> ComposeResult:
-        yield Static(self.title_text, id="editor-title")
+        yield Static(self.title_text, id="editor-title", markup=False)
         with VerticalScroll(id="editor-form"):
             for group, names in GROUPS.items():
                 with Vertical(classes="editor-group") as box:
                     box.border_title = group
                     for name in names:
                         yield from self._field(name)
-        yield Static("", id="editor-summary")
+        yield Static("", id="editor-summary", markup=False)
         with Horizontal(id="editor-buttons"):
             yield Button("Apply (ctrl+s)", id="apply", variant="primary")
             yield Button("Cancel (esc)", id="cancel")
@@ -89,9 +86,12 @@ class EditorScreen(Screen[bool]):
             else:
                 yield Input(_text(value), id=f"f-{name}", classes="editor-input")
             yield Label(description, classes="editor-help")
-        yield Static(self.errors.get(name, ""), id=f"e-{name}", classes="editor-error")
+        yield Static(self.errors.get(name, ""), id=f"e-{name}", classes="editor-error",
+                     markup=False)
 
     def on_mount(self) -> None:
+        for name in FIELDS:
+            self.query_one(f"#e-{name}").display = False
         self.validate_form()
 
     def values(self) -> dict[str, Any]:
@@ -115,12 +115,14 @@ class EditorScreen(Screen[bool]):
             errors: dict[str, str] = {}
         except ValidationError as err:
             errors = errors_by_field(err)
-        self.errors = errors
-        for name in FIELDS:
+        for name in set(errors) | set(self.errors):
+            if errors.get(name) == self.errors.get(name):
+                continue
             line = self.query_one(f"#e-{name}", Static)
             line.update(errors.get(name, ""))
             line.display = name in errors
             self.query_one(f"#f-{name}").set_class(name in errors, "-invalid")
+        self.errors = errors
         summary = self.query_one("#editor-summary", Static)
         if errors:
             summary.update(f"{len(errors)} field(s) to fix: " + ", ".join(errors))
@@ -139,7 +141,7 @@ class EditorScreen(Screen[bool]):
     @on(Button.Pressed, "#apply")
     async def action_apply(self) -> None:
         if self.validate_form():
-            self.notify("fix the fields marked in red first", severity="error")
+            self.app.notify("fix the fields marked in red first", severity="error")
             return
         values = self.values() if self.base is None else self.changes()
         if not values:
@@ -151,7 +153,7 @@ class EditorScreen(Screen[bool]):
             self._show_refusal(err.fields)  # until the next edit
             return
         except StrategyError as err:
-            self.notify(str(err), severity="error", title="not applied")
+            self.app.notify(str(err), severity="error", title="not applied")
             return
         self.dismiss(True)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -134,12 +135,13 @@ class KeysScreen(Screen):
     def __init__(self) -> None:
         super().__init__(id="keys")
         self.rows: list[KeyRow] = []
+        self.problem = ""   # the last refusal, kept in the status line until the next action
 
     def compose(self) -> ComposeResult:
         yield Static(" API keys · ▶ the key the engine trades with · secrets are never "
                      "listed", id="keys-title")
         yield DataTable(id="keys-table", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="keys-status")
+        yield Static("", id="keys-status", markup=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -153,8 +155,11 @@ class KeysScreen(Screen):
         table = self.query_one(DataTable)
         table.clear()
         for k in rows:
-            table.add_row(*key_cells(k), key=k.id)
-        self.query_one("#keys-status", Static).update(f" {len(rows)} key(s)")
+            table.add_row(*(Text(c) for c in key_cells(k)), key=k.id)
+        status = f" {len(rows)} key(s)"
+        if self.problem:
+            status += f" · {self.problem}"
+        self.query_one("#keys-status", Static).update(status)
 
     def selected(self) -> KeyRow | None:
         table = self.query_one(DataTable)
@@ -163,8 +168,9 @@ class KeysScreen(Screen):
         return self.rows[table.cursor_row]
 
     def _error(self, err: Exception) -> None:
+        self.problem = str(err)
         self.query_one("#keys-status", Static).update(f" {err}")
-        self.notify(str(err), severity="error")
+        self.app.notify(str(err), severity="error")
 
     @work(exclusive=True, group="keys", exit_on_error=False)
     async def action_reload(self) -> None:
@@ -175,6 +181,7 @@ class KeysScreen(Screen):
 
     @work(group="keys", exit_on_error=False)
     async def action_create(self) -> None:
+        self.problem = ""
         request = await self.app.push_screen_wait(CreateKeyModal())
         if request is None:
             return
@@ -190,6 +197,7 @@ class KeysScreen(Screen):
 
     @work(group="keys", exit_on_error=False)
     async def action_revoke(self) -> None:
+        self.problem = ""
         key = self.selected()
         if key is None:
             return
@@ -200,19 +208,20 @@ class KeysScreen(Screen):
             return
         try:
             await self.app.backend.revoke_key(key.id)  # type: ignore[attr-defined]
-            self.notify(f"revoked {key.name}")
+            self.app.notify(f"revoked {key.name}")
         except ControlError as err:
             self._error(err)
         self.action_reload()
 
     @work(group="keys", exit_on_error=False)
     async def action_use(self) -> None:
+        self.problem = ""
         key = self.selected()
         if key is None:
             return
         try:
             await self.app.backend.use_key(key.id)  # type: ignore[attr-defined]
-            self.notify(f"the engine now trades with {key.name}")
+            self.app.notify(f"the engine now trades with {key.name}")
         except ControlError as err:
             self._error(err)
         self.action_reload()

@@ -24,8 +24,8 @@ class Choice(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.question, classes="dialog-body")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
+            yield Static(self.question, classes="dialog-body", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 for i, (cid, label) in enumerate(self.choices):
                     yield Button(label, id=cid, variant="primary" if i == 0 else "default")
@@ -53,11 +53,12 @@ class SecretModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog secret"):
-            yield Label(f"New key {self.key_name} ({self.key_id})", classes="dialog-title")
+            yield Label(f"New key {self.key_name} ({self.key_id})", classes="dialog-title",
+                        markup=False)
             yield Static("Copy the secret now. It is shown this once: the venue keeps only "
                          "its hash, and desk keeps it only in its 0600 key file.",
                          classes="warning")
-            yield Static(self._secret, id="secret-value", classes="secret-value")
+            yield Static(self._secret, id="secret-value", classes="secret-value", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("I have copied it", id="close", variant="warning")
 
