@@ -103,7 +103,8 @@ class DeskApp(App[None]):
     @work(group="panic", exit_on_error=False)
     async def action_panic(self) -> None:
         self.panicked = True
-        self.main.redraw()
+        # the cancel-all goes out first; the red screen follows a moment later
+        self.set_timer(0.02, self.main.redraw)
         report = await self.backend.panic()
         if report.resting_after == 0:
             self.notify(f"ALL QUOTES PULLED: {report.cancelled} cancelled in "
