@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -400,6 +401,16 @@ async def _cursor_to(pilot, table: DataTable, row: int) -> None:  # noqa: ANN001
     raise AssertionError(f"could not move the cursor to row {row}")
 
 
+async def open_keys(app: DeskApp, pilot: Any, listed: Any) -> KeysScreen:
+    """Press `a`; the keys screen once its list satisfies `listed(rows)`."""
+    await pilot.press("a")
+    await eventually(lambda: isinstance(app.screen, KeysScreen), 3, pilot=pilot,
+                     what="the keys screen")
+    keys = app.screen
+    await eventually(lambda: listed(keys.rows), 5, pilot=pilot, what="the key list")
+    return keys
+
+
 async def test_keys_create_shows_the_secret_once_and_revoke(ready: EngineHost,
                                                             reader: VenueReader) -> None:
     host = ready
@@ -410,11 +421,7 @@ async def test_keys_create_shows_the_secret_once_and_revoke(ready: EngineHost,
     app = DeskApp(host)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await started(app, pilot)
-        await pilot.press("a")
-        await eventually(lambda: isinstance(app.screen, KeysScreen), 3, pilot=pilot,
-                         what="the keys screen")
-        keys = app.screen
-        await eventually(lambda: len(keys.rows) >= 3, 5, pilot=pilot, what="the key list")
+        keys = await open_keys(app, pilot, lambda rows: len(rows) >= 3)
         ids = {k.id for k in keys.rows}
         assert {engine_key.id, desk.kill_key_id, reader.key_id} <= ids
         assert [k.id for k in keys.rows if k.in_use] == [engine_key.id]
@@ -543,12 +550,8 @@ async def test_revoke_refusal_stays_in_the_keys_status_line(ready: EngineHost) -
     app = DeskApp(host)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await started(app, pilot)
-        await pilot.press("a")
-        await eventually(lambda: isinstance(app.screen, KeysScreen), 3, pilot=pilot,
-                         what="the keys screen")
-        keys = app.screen
-        await eventually(lambda: any(k.id == engine_key.id for k in keys.rows), 5,
-                         pilot=pilot, what="the key list")
+        keys = await open_keys(app, pilot, lambda rows: any(k.id == engine_key.id
+                                                             for k in rows))
         await _cursor_to(pilot, keys.query_one(DataTable),
                          [k.id for k in keys.rows].index(engine_key.id))
         await pilot.press("r")

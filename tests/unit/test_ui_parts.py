@@ -49,7 +49,7 @@ def _book(trusted: bool = True) -> MarketBook:
 
 def test_the_ladder_has_asks_high_to_low_then_fair_then_bids_and_marks_ours():
     lines = [t.plain for t in book_lines(_book())]
-    assert [line.split()[0] for line in lines] == ["64,010.0", "64,000.5", "────",
+    assert [line.split()[0] for line in lines] == ["64,010.0", "64,000.5", "───",
                                                    "63,999.5", "63,990.0"]
     assert "fair" in lines[2] and "64,000.0" in lines[2]
     ours = [line for line in lines if "◀ ours" in line]

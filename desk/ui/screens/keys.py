@@ -4,6 +4,7 @@ confirmation), and choose the key the engine trades with."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -206,22 +207,21 @@ class KeysScreen(Screen):
             "Revoke", "Revoke key"))
         if answer != "yes":
             return
-        try:
-            await self.app.backend.revoke_key(key.id)  # type: ignore[attr-defined]
-            self.app.notify(f"revoked {key.name}")
-        except ControlError as err:
-            self._error(err)
-        self.action_reload()
+        await self._act(self.app.backend.revoke_key(key.id),  # type: ignore[attr-defined]
+                        f"revoked {key.name}")
 
     @work(group="keys", exit_on_error=False)
     async def action_use(self) -> None:
         self.problem = ""
         key = self.selected()
-        if key is None:
-            return
+        if key is not None:
+            await self._act(self.app.backend.use_key(key.id),  # type: ignore[attr-defined]
+                            f"the engine now trades with {key.name}")
+
+    async def _act(self, call: Awaitable[None], done: str) -> None:
         try:
-            await self.app.backend.use_key(key.id)  # type: ignore[attr-defined]
-            self.app.notify(f"the engine now trades with {key.name}")
+            await call
+            self.app.notify(done)
         except ControlError as err:
             self._error(err)
         self.action_reload()
