@@ -47,6 +47,7 @@ from desk.engine.pricing import Ladder, Rules, build_ladder
 from desk.engine.strategy import Context, State, Strategy
 
 log = logging.getLogger(__name__)
+SEEN_FILLS = 20_000  # fill ids remembered against replays (the journal dedupes them too)
 
 
 class StrategyConfigError(StrategyError):
@@ -338,7 +339,10 @@ class StrategyManager:
 
     async def stop(self, strategy_id: str, flatten_position: bool = False) -> StrategyInfo:
         s = self._strategy(strategy_id)
-        if s.state is not State.STOPPED:
+        was_stopped = s.state is State.STOPPED
+        if was_stopped and not (flatten_position and s.position != 0):
+            return self.info(s)  # nothing to do, nothing to announce
+        if not was_stopped:
             await self._stand_down(s, State.STOPPED, "operator")
         flattened = None
         if flatten_position and s.position != 0:
@@ -515,7 +519,7 @@ class StrategyManager:
                 fill, s.id if s else None):
             return  # recorded by an earlier run
         self._seen_fills[fill.fill_id] = s.id if s else None
-        if len(self._seen_fills) > 100_000:
+        if len(self._seen_fills) > SEEN_FILLS:
             self._seen_fills.popitem(last=False)
         if s is not None:
             s.on_fill(fill)

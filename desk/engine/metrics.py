@@ -192,7 +192,11 @@ class _Sent:
 
 
 class QuoteBook:
-    def __init__(self, keep: int = 20_000):
+    """Quotes sent, by client order id, until their fills are seen. Every cycle replaces
+    the whole ladder (at most 10 orders), so only the last few cycles' orders can still
+    fill: `keep` 2,000 is 200 cycles, and the memory stays flat on a busy desk."""
+
+    def __init__(self, keep: int = 2_000):
         self.keep = keep
         self.sent: OrderedDict[str, _Sent] = OrderedDict()
         self.quotes_sent = 0

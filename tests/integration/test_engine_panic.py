@@ -152,3 +152,13 @@ async def test_a_kill_switch_that_cannot_reach_the_venue_says_so(venue, trader):
         await switch.aclose()
     assert report.resting_after == -1 and report.cancelled == 0
     assert report.attempts == 2 and report.error
+
+
+async def test_stopping_a_stopped_strategy_announces_nothing(venue, trader, counterparty):
+    post_book(counterparty, *TIGHT)
+    async with desk_on(venue, trader) as d:
+        sid = await start(d)
+        await d.manager.stop(sid)
+        info = await d.manager.stop(sid)
+        assert info.state is State.STOPPED
+        assert len(d.recorder.of(EventType.STOPPED, sid)) == 1
