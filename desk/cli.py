@@ -83,8 +83,10 @@ def _port(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="desk", description="A terminal trading desk for market makers on OCX-style "
-                                 "perpetual-futures venues.")
+        prog="desk", usage="desk [--venue-url URL] [--seed N] [--config FILE] [COMMAND ...]",
+        description="A terminal trading desk for market makers on OCX-style "
+                    "perpetual-futures venues. With no COMMAND it opens the desk: the "
+                    "embedded venue (unless --venue-url), the engine, and the screen.")
     parser.add_argument("--version", action="version", version=f"desk {__version__}")
     parser.add_argument("--config", type=Path, default=None,
                         help="settings file (default: desk.toml in the user config dir)")

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ctypes
 import logging
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -29,6 +31,31 @@ from desk.store.keys import KeyStoreError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+TRIM_EVERY_S = 60.0
+
+
+def _malloc_trim() -> Callable[[], object] | None:
+    """glibc's `malloc_trim(0)`, or None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return lambda: trim(0)
+
+
+def _trim_memory(stop: threading.Event, every_s: float = TRIM_EVERY_S) -> None:
+    """Hand freed heap back to the system now and then. A busy desk frees much of what
+    it allocates (parsed stream messages, frames), but glibc keeps the freed pages of a
+    fragmented heap: measured, RSS then climbs ~3 MiB a minute under a heavy book
+    stream although the live Python memory stays flat. The call runs without the GIL."""
+    trim = _malloc_trim()
+    if trim is None:
+        return
+    while not stop.wait(every_s):
+        trim()
 
 
 class EngineHost:
@@ -50,6 +77,7 @@ class EngineHost:
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
         self._closed = threading.Event()
+        self._trimmer: threading.Thread | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -63,6 +91,9 @@ class EngineHost:
             raise self._error
         if self._closed.is_set():
             raise LaunchError("the engine stopped while starting (see the log above)")
+        self._trimmer = threading.Thread(target=_trim_memory, args=(self._closed,),
+                                         name="desk-malloc-trim", daemon=True)
+        self._trimmer.start()
 
     def _main(self) -> None:
         loop = self._loop = asyncio.new_event_loop()
