@@ -17,7 +17,8 @@ BADGES = {"running": ("●", "green"), "paused": ("⏸", "yellow"), "halted": ("
 
 def panel_text(s: StrategyView) -> Text:
     """Four short lines (cut with an ellipsis, never wrapped): who and state; position
-    against the limits; PnL today, spread and fill rate; the breaker."""
+    against the limits; PnL today and fill rate; the breaker, and the spread while it
+    quotes."""
     mark, colour = BADGES.get(s.state, ("?", "white"))
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{mark} ", style=f"bold {colour}")
@@ -33,7 +34,7 @@ def panel_text(s: StrategyView) -> Text:
     daily = s.metrics.daily_pnl
     text.append("\n  today ")
     text.append(signed(daily), style="green" if daily > 0 else "red" if daily < 0 else "")
-    text.append(f"  spread {bps(s.spread_bps)}  fill {pct(s.stats.fill_rate)}")
+    text.append(f"  fill {pct(s.stats.fill_rate)}")
     text.append("\n  ")
     if s.breaker:
         text.append(f"breaker: {s.breaker}", style="bold red")
@@ -41,6 +42,7 @@ def panel_text(s: StrategyView) -> Text:
         text.append(f"halted: {s.reason}", style="bold red")
     else:
         text.append("breaker ok", style="green")
+        text.append(f"  spread {bps(s.spread_bps)}")
     return text
 
 
