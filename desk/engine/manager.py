@@ -346,10 +346,7 @@ class StrategyManager:
             await self._stand_down(s, State.STOPPED, "operator")
         flattened = None
         if flatten_position and s.position != 0:
-            result = await self.venue.close_position(s.market_id)
-            flattened = str(result.order.filled_quantity)
-            for fill in result.fills:  # the close carries no id of ours: book it here
-                self._book(fill, s)
+            flattened = await self._close_position(s)
         self.bus.publish(EventType.STOPPED, s.id, reason="operator", flattened=flattened)
         return self.info(s)
 
@@ -409,13 +406,17 @@ class StrategyManager:
             await self.pause(strategy_id)
         if s.position == 0:
             raise StrategyError(f"strategy {s.config.name!r} is flat: nothing to flatten")
-        result = await self.venue.close_position(s.market_id)
-        for fill in result.fills:
-            self._book(fill, s)
+        flattened = await self._close_position(s)
         self.bus.publish(EventType.POSITION_CHANGED, s.id, market_id=s.market_id,
-                         flattened=str(result.order.filled_quantity),
-                         new_position=s.position)
+                         flattened=flattened, new_position=s.position)
         return self.info(s)
+
+    async def _close_position(self, s: Strategy) -> str:
+        """Close the strategy's market position at market; the quantity closed."""
+        result = await self.venue.close_position(s.market_id)
+        for fill in result.fills:  # the close carries no id of ours: book it here
+            self._book(fill, s)
+        return str(result.order.filled_quantity)
 
     async def cancel_all_quotes(self, asset: str) -> list[str]:
         """Pull every quote on one market (`BTC` or `BTC-PERP`); the strategies quoting it

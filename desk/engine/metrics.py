@@ -128,6 +128,7 @@ class PnlSeries:
         self.last = ZERO
         self.opening = ZERO
         self._last_t: float | None = None
+        self._sharpe: tuple[tuple[int, float | None], float] | None = None
 
     def open_at(self, total: Decimal) -> None:
         """Start from `total` instead of zero (a position reloaded from the venue carries
@@ -172,6 +173,14 @@ class PnlSeries:
         return float((self.peak - equity) / self.peak * 100) if self.peak > 0 else 0.0
 
     def sharpe(self) -> float:
+        """Annualised from the per-minute changes; recomputed only when a minute point
+        was added (the screens ask 10 times a second, the deque holds up to a week)."""
+        key = (len(self.minutes), self.minutes[-1][0] if self.minutes else None)
+        if self._sharpe is None or self._sharpe[0] != key:
+            self._sharpe = (key, self._compute_sharpe())
+        return self._sharpe[1]
+
+    def _compute_sharpe(self) -> float:
         values = [float(v) for _, v in self.minutes]
         if len(values) < 3:
             return 0.0

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from desk.domain.records import Balances, BookLevel, Health, Position
+from desk.domain.records import Balances, BookLevel, Health, Position, resting_sizes
 from desk.engine.events import Event
 from desk.engine.metrics import Metrics, QuoteStats
 
@@ -127,10 +127,9 @@ class Monitor:
             fair = None
             with contextlib.suppress(KeyError):
                 fair = venue.reference(market_id).price()
-            ours_bid = frozenset(o.price for o in orders
-                                 if o.market_id == market_id and o.side.value == "buy")
-            ours_ask = frozenset(o.price for o in orders
-                                 if o.market_id == market_id and o.side.value == "sell")
+            own = resting_sizes(orders, market_id)
+            ours_bid = frozenset(price for is_bid, price in own if is_bid)
+            ours_ask = frozenset(price for is_bid, price in own if not is_bid)
             books[market_id] = MarketBook(
                 market_id, book.trusted,
                 BookSide(tuple(book.levels(True, BOOK_DEPTH)), ours_bid),

@@ -104,14 +104,15 @@ class EditorScreen(Screen[bool]):
                 out[name] = widget.value  # type: ignore[attr-defined]
         return out
 
-    def changes(self) -> dict[str, Any]:
+    def changes(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
         """The fields whose text differs from the starting values."""
-        values = self.values()
+        values = self.values() if values is None else values
         return {k: v for k, v in values.items() if _text(v) != _text(self.initial.get(k))}
 
     def validate_form(self) -> dict[str, str]:
+        values = self.values()
         try:
-            StrategyConfig.model_validate(self.values())
+            StrategyConfig.model_validate(values)
             errors: dict[str, str] = {}
         except ValidationError as err:
             errors = errors_by_field(err)
@@ -127,7 +128,7 @@ class EditorScreen(Screen[bool]):
         if errors:
             summary.update(f"{len(errors)} field(s) to fix: " + ", ".join(errors))
         else:
-            n = len(self.changes())
+            n = len(self.changes(values))
             summary.update(f"{n} change(s) ready" if n else "no changes")
         self.query_one("#apply", Button).disabled = bool(errors)
         return errors

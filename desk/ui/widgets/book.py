@@ -16,7 +16,10 @@ def _row(price: str, size: str, ours: bool, colour: str) -> Text:
     return text
 
 
-def book_lines(book: MarketBook | None, depth: int = 10) -> list[Text]:
+DEPTH = 10
+
+
+def book_lines(book: MarketBook | None, depth: int = DEPTH) -> list[Text]:
     if book is None:
         return [Text(" no market selected", style="dim")]
     if not book.trusted:
@@ -38,8 +41,7 @@ def book_lines(book: MarketBook | None, depth: int = 10) -> list[Text]:
 class BookLadder(LinesView):
     def show(self, book: MarketBook | None) -> None:
         self.border_title = f"{book.market_id} book" if book else "book"
-        lines = book_lines(book)
-        self.set_lines(lines)
-        fair = next((i for i, t in enumerate(lines) if " fair " in t.plain), None)
-        if fair is not None and self.size.height:  # keep the touch in view
+        self.set_lines(book_lines(book))
+        if book is not None and book.trusted and self.size.height:  # keep the touch in view
+            fair = len(book.asks.levels[:DEPTH])  # the asks are drawn above it
             self.scroll_to(y=max(0, fair - self.size.height // 2), animate=False)

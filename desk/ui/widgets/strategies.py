@@ -53,7 +53,6 @@ class StrategyPanel(Static):
 
     def show(self, s: StrategyView, selected: bool) -> None:
         self.set_class(selected, "-selected")
-        self.set_class(s.state != "running", f"-{s.state}")
         for state in BADGES:
             self.set_class(s.state == state, f"-{state}")
         self.update(panel_text(s))
