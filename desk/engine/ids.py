@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+_SPACE = [36 ** n for n in range(16)]
 
 
 class Ids:
@@ -18,19 +19,30 @@ class Ids:
         self.rng = rng
 
     def _chars(self, n: int) -> str:
-        return "".join(self.rng.choice(_ALPHABET) for _ in range(n))
+        """`n` base-36 digits, uniform, from one draw."""
+        value = self.rng.randrange(_SPACE[n])
+        out = []
+        for _ in range(n):
+            value, digit = divmod(value, 36)
+            out.append(_ALPHABET[digit])
+        return "".join(out)
 
     def strategy(self) -> str:
         return "s" + self._chars(7)
 
+    def _hex(self, n: int) -> str:
+        """`n` hex digits from one draw: cheap enough for the quote path (an id per
+        level per cycle)."""
+        return format(self.rng.getrandbits(4 * n), f"0{n}x")
+
     def order(self, strategy_id: str) -> str:
-        return f"{strategy_id}.{self._chars(12)}"
+        return f"{strategy_id}.{self._hex(16)}"
 
     def quote(self, strategy_id: str) -> str:
-        return f"{strategy_id}.q{self._chars(11)}"
+        return f"{strategy_id}.q{self._hex(15)}"
 
     def hedge(self, strategy_id: str) -> str:
-        return f"{strategy_id}.h{self._chars(11)}"
+        return f"{strategy_id}.h{self._hex(15)}"
 
 
 def owner(client_or_quote_id: str | None) -> str | None:
