@@ -111,10 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="allow binding an address other than loopback")
     venue.set_defaults(func=_venue)
 
-    from desk import cli_keys, cli_run
+    from desk import cli_backtest, cli_keys, cli_run
     cli_keys.add_parser(sub)
     sub.choices["keys"].set_defaults(func=_keys)
     cli_run.add_parser(sub)
+    cli_backtest.add_parser(sub)
     return parser
 
 

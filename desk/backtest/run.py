@@ -147,8 +147,8 @@ async def _run(config: BacktestConfig, seed: int, keep_series: bool) -> RunResul
         venue.publish()
         done = k + 1 - warmup
         if done > 0 and (done % every == 0 or done == count):
+            await asyncio.sleep(0)  # the step's fills reach their strategies first
             tracker.sample(loop.time() - quoting_from)
-    await asyncio.sleep(0)  # fills of the last step reach their strategies
 
     results = []
     for s in strategies:
