@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from desk.engine.manager import StrategyManager
@@ -45,6 +45,18 @@ class NewKey:
     secret: str               # shown once, then dropped
 
 
+@dataclass(frozen=True)
+class QuickBacktest:
+    """A short backtest of one strategy's parameters (the editor's Backtest button): the
+    statistics as (statistic, mean, std) text, and one run's PnL and inventory."""
+    title: str
+    rows: tuple[tuple[str, str, str], ...]
+    footer: str
+    t: tuple[float, ...]
+    pnl: tuple[float, ...]
+    inventory: tuple[float, ...]
+
+
 class ControlError(Exception):
     """An operator action that could not be done; the message says why."""
 
@@ -68,3 +80,8 @@ class Backend(Protocol):
     async def revoke_key(self, key_id: str) -> None: ...
 
     async def use_key(self, key_id: str) -> None: ...
+
+    async def backtest(self, params: dict[str, Any]) -> QuickBacktest:
+        """Backtest these strategy parameters on the simulated market, away from the live
+        desk (its own process); a bad value raises `ControlError` naming the field."""
+        ...

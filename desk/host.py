@@ -18,9 +18,10 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from desk.control import ControlError, KeyRow, NewKey, PanicReport
+from desk import quick_backtest
+from desk.control import ControlError, KeyRow, NewKey, PanicReport, QuickBacktest
 from desk.domain.errors import VenueCallError, VenueReject
 from desk.engine.manager import StrategyManager
 from desk.engine.view import DeskView, Monitor
@@ -263,6 +264,15 @@ class EngineHost:
 
         await self._keys_call(run)
 
+    async def backtest(self, params: dict[str, Any]) -> QuickBacktest:
+        market_id = str(params.get("market_id", ""))
+        fallback = None
+        if all(m.market_id != market_id for m in self.settings.venue.markets):
+            fallback = await self.control(lambda m: _live_market(m, market_id))
+        config = quick_backtest.build(params, self.settings.venue, self.settings.engine,
+                                      fallback)
+        return await quick_backtest.run(config)
+
     async def _keys_call(self, run: Callable[[StrategyManager], Awaitable[T]]) -> T:
         try:
             return await self.control(run)
@@ -277,6 +287,23 @@ class EngineHost:
         if self.desk is None or self._loop is None or self._closed.is_set():
             raise ControlError("the engine is not running")
         return self.desk, self._loop
+
+
+async def _live_market(manager: StrategyManager, market_id: str
+                       ) -> quick_backtest.MarketConfig | None:
+    """A simulated market shaped like a live one the settings do not describe."""
+    rules = manager.ctx.rules.get(market_id)
+    if rules is None:
+        return None
+    try:
+        price = manager.venue.reference(market_id).price() or \
+            manager.venue.book(market_id).mid()
+    except KeyError:
+        price = None
+    if price is None:
+        return None
+    return quick_backtest.market_like(market_id, rules.tick, rules.step, rules.min_quantity,
+                                      price)
 
 
 def _consume(future: asyncio.Future) -> None:

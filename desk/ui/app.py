@@ -198,14 +198,15 @@ class DeskApp(App[None]):
         async def submit(changes: dict[str, Any]) -> object:
             return await self.backend.control(lambda m: m.update(sid, **changes))
 
-        self.push_screen(EditorScreen(s.config, f" Edit {s.name} ({s.market_id})", submit),
+        self.push_screen(EditorScreen(s.config, f" Edit {s.name} ({s.market_id})", submit,
+                                      self.backend.backtest),
                          lambda ok: ok and self.notify(f"{s.name} updated"))
 
     def action_new(self) -> None:
         async def submit(values: dict[str, Any]) -> object:
             return await self.backend.control(lambda m: _create(m, values))
 
-        self.push_screen(EditorScreen(None, " New strategy", submit),
+        self.push_screen(EditorScreen(None, " New strategy", submit, self.backend.backtest),
                          lambda ok: ok and self.notify("strategy created (stopped: p starts it)"))
 
     def action_detail(self) -> None:

@@ -66,6 +66,12 @@ async def editor_error(pilot: Pilot) -> None:
     await _settle(pilot)
 
 
+async def backtest(pilot: Pilot) -> None:
+    """The editor's quick backtest of BTC MM, with the fixed backend's made-up report."""
+    await _press(pilot, "e")
+    await _press(pilot, "ctrl+b")
+
+
 async def detail(pilot: Pilot) -> None:
     await _press(pilot, "d")
 
@@ -98,6 +104,7 @@ SCENARIOS = {s.name: s for s in (
     Scenario("breaker", "breaker", _nothing),
     Scenario("panic", "panic", _nothing),
     Scenario("editor-error", "normal", editor_error),
+    Scenario("backtest", "normal", backtest),
     Scenario("detail", "normal", detail),
     Scenario("keys", "normal", keys),
     Scenario("secret", "normal", secret),

@@ -19,9 +19,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
+from desk.control import QuickBacktest
 from desk.engine.config import GROUPS, StrategyConfig, errors_by_field
 from desk.engine.errors import StrategyError
 from desk.engine.manager import StrategyConfigError
+from desk.ui.screens.backtest import BacktestScreen
 
 FIELDS = StrategyConfig.model_fields
 
@@ -38,6 +40,7 @@ def _text(value: Any) -> str:
 
 
 Submit = Callable[[dict[str, Any]], Awaitable[object]]
+Backtest = Callable[[dict[str, Any]], Awaitable[QuickBacktest]]
 
 
 class EditorScreen(Screen[bool]):
@@ -46,14 +49,17 @@ class EditorScreen(Screen[bool]):
 
     BINDINGS = [
         Binding("ctrl+s", "apply", "Apply", priority=True),
+        Binding("ctrl+b", "backtest", "Backtest", priority=True),
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, base: StrategyConfig | None, title: str, submit: Submit) -> None:
+    def __init__(self, base: StrategyConfig | None, title: str, submit: Submit,
+                 backtest: Backtest | None = None) -> None:
         super().__init__(id="editor")
         self.base = base
         self.title_text = title
         self.submit = submit
+        self.backtest = backtest
         self.initial = (base.model_dump() if base is not None else
                         {n: ("" if f.is_required() else f.default) for n, f in FIELDS.items()})
         self.errors: dict[str, str] = {}     # shown now, by field
@@ -69,6 +75,8 @@ class EditorScreen(Screen[bool]):
         yield Static("", id="editor-summary", markup=False)
         with Horizontal(id="editor-buttons"):
             yield Button("Apply (ctrl+s)", id="apply", variant="primary")
+            if self.backtest is not None:
+                yield Button("Backtest (ctrl+b)", id="backtest")
             yield Button("Cancel (esc)", id="cancel")
         yield Footer(compact=True)
 
@@ -130,7 +138,8 @@ class EditorScreen(Screen[bool]):
         else:
             n = len(self.changes(values))
             summary.update(f"{n} change(s) ready" if n else "no changes")
-        self.query_one("#apply", Button).disabled = bool(errors)
+        for button in self.query("#apply, #backtest").results(Button):
+            button.disabled = bool(errors)
         return errors
 
     @on(Input.Changed)
@@ -157,6 +166,19 @@ class EditorScreen(Screen[bool]):
             self.app.notify(str(err), severity="error", title="not applied")
             return
         self.dismiss(True)
+
+    @on(Button.Pressed, "#backtest")
+    def action_backtest(self) -> None:
+        """The edited values, as they stand, on the simulated market; nothing is applied."""
+        backtest = self.backtest
+        if backtest is None:
+            return
+        if self.validate_form():
+            self.app.notify("fix the fields marked in red first", severity="error")
+            return
+        values = self.values()
+        self.app.push_screen(BacktestScreen(f"Backtest of {values['name']} (not applied)",
+                                            lambda: backtest(values)))
 
     def _show_refusal(self, fields: dict[str, str]) -> None:
         for name, message in fields.items():

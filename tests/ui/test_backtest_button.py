@@ -1,0 +1,119 @@
+"""The editor's Backtest button: it hands the edited values (not applied) to the backend
+and shows the report; a refusal is shown in the dialog; the live strategy is unchanged.
+Then the host's side for real: the quick backtest of a strategy in its own process."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from desk import quick_backtest
+from desk.control import ControlError, QuickBacktest
+from desk.engine.config import EngineConfig, StrategyConfig
+from desk.ui.app import DeskApp
+from desk.ui.screens.backtest import BacktestScreen
+from desk.ui.screens.editor import EditorScreen
+from desk.venue.config import VenueConfig
+from tests.ui.fixed_backend import FixedBackend
+
+SIZE = (160, 50)
+
+
+async def test_ctrl_b_backtests_the_edited_values_without_applying_them():
+    backend = FixedBackend()
+    app = DeskApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        editor = app.screen
+        assert isinstance(editor, EditorScreen)
+        editor.query_one("#f-base_spread_bps", Input).value = "14"
+        await pilot.pause()
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, BacktestScreen)
+        (call,) = [c for c in backend.calls if c.name == "backtest"]
+        params = call.args[0]
+        assert params["base_spread_bps"] == "14" and params["name"] == "BTC MM"
+        StrategyConfig.model_validate(params)  # the whole strategy, as edited
+        table = screen.query_one("#bt-table", DataTable)
+        assert table.row_count == 7
+        assert [str(c) for c in table.get_row_at(0)] == ["final PnL", "36.12", "4.87"]
+        assert screen.result is not None and len(screen.result.pnl) == 301
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is editor
+        # nothing reached the engine: no update call was made
+        assert not [c for c in backend.calls if c.name != "backtest"]
+
+
+async def test_the_button_is_off_while_a_field_is_wrong():
+    backend = FixedBackend()
+    app = DeskApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#f-base_spread_bps", Input).value = "70"  # > max 50
+        await pilot.pause()
+        assert app.screen.query_one("#backtest").disabled
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert isinstance(app.screen, EditorScreen)
+        assert not [c for c in backend.calls if c.name == "backtest"]
+
+
+async def test_a_refusal_is_shown_in_the_dialog():
+    async def refuse() -> QuickBacktest:
+        raise ControlError("market_id: no simulation settings for 'XYZ-PERP'")
+
+    app = DeskApp(FixedBackend())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await app.push_screen(BacktestScreen("Backtest of x", refuse))
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        status = app.screen.query_one("#bt-status", Static)
+        assert "not run: market_id: no simulation settings for 'XYZ-PERP'" in \
+            str(status.render())
+        assert not app.screen.query_one("#bt-body").display
+
+
+def test_build_names_a_bad_field_and_an_unknown_market():
+    venue, engine = VenueConfig(), EngineConfig()
+    good = {"name": "t", "market_id": "BTC-PERP", "quote_size": "0.05",
+            "min_quote_size": "0.01", "max_quote_size": "0.5"}
+    config = quick_backtest.build(good, venue, engine)
+    assert [m.market_id for m in config.venue.markets] == ["BTC-PERP"]
+    assert config.backtest.runs == quick_backtest.RUNS
+    with pytest.raises(ControlError, match="quote_size"):
+        quick_backtest.build({**good, "quote_size": "-1"}, venue, engine)
+    with pytest.raises(ControlError, match="XYZ-PERP"):
+        quick_backtest.build({**good, "market_id": "XYZ-PERP"}, venue, engine)
+    like = quick_backtest.market_like("XYZ-PERP", Decimal("0.5"), Decimal("0.1"),
+                                      Decimal("0.1"), Decimal("1234.3"))
+    config = quick_backtest.build({**good, "market_id": "XYZ-PERP", "quote_size": "1",
+                                   "min_quote_size": "0.1", "max_quote_size": "5"},
+                                  venue, engine, like)
+    assert config.venue.markets[0].initial_price == like.initial_price
+    assert like.initial_price % like.tick_size == 0
+
+
+async def test_the_quick_backtest_runs_in_its_own_process():
+    good = {"name": "quick", "market_id": "BTC-PERP", "quote_size": "0.05",
+            "min_quote_size": "0.01", "max_quote_size": "0.5", "max_position": "1",
+            "soft_position_limit": "0.7", "hedge_threshold": "0.8", "hedge_target": "0.3"}
+    config = quick_backtest.build(good, VenueConfig(), EngineConfig(), runs=2,
+                                  duration_s=30)
+    result = await asyncio.wait_for(quick_backtest.run(config), 60)
+    assert result.title.startswith("quick on BTC-PERP: 2 runs")
+    assert [r[0] for r in result.rows][:3] == ["final PnL", "final inventory", "fills"]
+    assert len(result.t) == len(result.pnl) == len(result.inventory) == 31
+    assert result.t[-1] == pytest.approx(30.0)
