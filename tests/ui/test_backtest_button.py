@@ -22,17 +22,23 @@ from tests.ui.fixed_backend import FixedBackend
 SIZE = (160, 50)
 
 
+async def edit_spread(pilot, spread: str) -> EditorScreen:
+    """Open the editor on the selected strategy (BTC MM) and type a base spread."""
+    await pilot.pause()
+    await pilot.press("e")
+    await pilot.pause()
+    editor = pilot.app.screen
+    assert isinstance(editor, EditorScreen)
+    editor.query_one("#f-base_spread_bps", Input).value = spread
+    await pilot.pause()
+    return editor
+
+
 async def test_ctrl_b_backtests_the_edited_values_without_applying_them():
     backend = FixedBackend()
     app = DeskApp(backend)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("e")
-        await pilot.pause()
-        editor = app.screen
-        assert isinstance(editor, EditorScreen)
-        editor.query_one("#f-base_spread_bps", Input).value = "14"
-        await pilot.pause()
+        editor = await edit_spread(pilot, "14")
         await pilot.press("ctrl+b")
         await pilot.pause()
         await app.workers.wait_for_complete()
@@ -58,12 +64,8 @@ async def test_the_button_is_off_while_a_field_is_wrong():
     backend = FixedBackend()
     app = DeskApp(backend)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("e")
-        await pilot.pause()
-        app.screen.query_one("#f-base_spread_bps", Input).value = "70"  # > max 50
-        await pilot.pause()
-        assert app.screen.query_one("#backtest").disabled
+        editor = await edit_spread(pilot, "70")  # > max_spread_bps 50
+        assert editor.query_one("#backtest").disabled
         await pilot.press("ctrl+b")
         await pilot.pause()
         assert isinstance(app.screen, EditorScreen)
