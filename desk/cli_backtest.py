@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from desk.backtest.config import BacktestConfig
+    from desk.backtest.report import Report
     from desk.settings import DeskSettings
+
+log = logging.getLogger(__name__)
 
 EXAMPLES = Path(__file__).parent / "backtest" / "examples"
 
@@ -63,7 +68,7 @@ def _check_writable(path: Path) -> str | None:
 
 
 def run_command(args: argparse.Namespace, settings: DeskSettings) -> int:
-    from desk.backtest import batch, report
+    from desk.backtest import report
     from desk.backtest.config import ConfigError, load
 
     try:
@@ -74,26 +79,15 @@ def run_command(args: argparse.Namespace, settings: DeskSettings) -> int:
     if args.json_out is not None and (problem := _check_writable(args.json_out)):
         print(f"desk backtest: {problem}", file=sys.stderr)
         return 2
-    runs = config.backtest.runs
-    if runs > 1:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        columns = (TextColumn("backtest"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-        with Progress(*columns, transient=False, redirect_stdout=False,
-                      console=_stderr_console()) as bar:
-            task = bar.add_task("runs", total=runs)
-            result = batch.run_many(config, args.workers,
-                                    lambda done, _: bar.update(task, completed=done))
-    else:
-        result = batch.run_many(config, args.workers)
+    try:
+        result = _run(config, args.workers)
+    except KeyboardInterrupt:
+        print("desk backtest: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a run that failed is a bug: say which, without a traceback
+        log.debug("backtest failed", exc_info=True)
+        print(f"desk backtest: a run failed: {err!r}", file=sys.stderr)
+        return 1
     print(report.render_text(result))
     if not args.no_chart:
         width = min(max(_columns(), 60), 140)
@@ -111,6 +105,30 @@ def run_command(args: argparse.Namespace, settings: DeskSettings) -> int:
             return 1
         print(f"\nreport written to {args.json_out}")
     return 0
+
+
+def _run(config: BacktestConfig, workers: int | None) -> Report:
+    """The batch, with a progress bar on stderr when there is more than one run."""
+    from desk.backtest import batch
+
+    runs = config.backtest.runs
+    if runs == 1:
+        return batch.run_many(config, workers)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("backtest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, console=_stderr_console()) as bar:
+        task = bar.add_task("runs", total=runs)
+        return batch.run_many(config, workers,
+                              lambda done, _: bar.update(task, completed=done))
 
 
 def _stderr_console():

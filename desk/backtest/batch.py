@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -27,6 +28,8 @@ _config: BacktestConfig | None = None
 def _init(config: BacktestConfig) -> None:
     global _config
     _config = config
+    # ctrl+c is the parent's to handle: it stops handing out runs and reports it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _chunk(seeds: list[int], keep_first: int | None) -> list[RunResult]:

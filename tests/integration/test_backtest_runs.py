@@ -87,6 +87,15 @@ def test_a_batch_is_the_same_on_one_worker_and_on_two():
     assert timeless(run_one(config, 12)) == timeless(one.runs[2])
 
 
+def test_the_continuous_example_is_the_same_in_fresh_worker_processes():
+    # spawned workers hash strings with seeds of their own: nothing may hang on set order
+    config = load(CONTINUOUS_FILE).with_overrides(duration="20s", runs=2)
+    one = batch.run_many(config, workers=1)
+    two = batch.run_many(config, workers=2)
+    assert [timeless(r) for r in one.runs] == [timeless(r) for r in two.runs]
+    assert sum(s.fills for r in one.runs for s in r.strategies) > 0
+
+
 def test_the_batch_statistics_are_those_of_its_runs():
     report = batch.run_many(small(runs=3), workers=1)
     pnl = [r.strategies[0].final_pnl for r in report.runs]

@@ -203,6 +203,10 @@ def test_a_takers_market_order_fills_us_and_listeners_hear_on_the_next_turn():
         assert orders[ask2].remaining_quantity == D(1)
         assert orders[ask2].status is OrderStatus.PARTIALLY_FILLED
         assert v.account().positions[X].quantity == D(-3)
+        (position,) = await v.positions()
+        assert position.quantity == D(-3)
+        assert position.entry_price == pytest.approx(D("100.6666667"))  # (2·100.50 + 101)/3
+        assert position.realized_pnl == 0
 
         await asyncio.sleep(0)
         assert sim.loop.time() == now  # one turn, no time

@@ -110,7 +110,7 @@ def test_run_virtual_cancels_leftover_tasks_and_closes_the_loop():
 
     async def forever() -> None:
         try:
-            while True:
+            for _ in range(100):  # bounded, so that a missing cancel fails, not hangs
                 await asyncio.sleep(1)
                 seen.append(loop.time())
         except asyncio.CancelledError:
