@@ -164,6 +164,9 @@ class BacktestConfig(_Strict):
         """The command line's flags over the file's `[backtest]`."""
         changes: dict[str, Any] = {}
         if duration is not None:
+            if self.backtest.mode == "steps":
+                raise ConfigError("--duration: this file runs in steps mode, whose length is "
+                                  "backtest.steps.count × dt_s; change those instead")
             changes["duration_s"] = parse_duration(duration, "--duration")
         if seed is not None:
             changes["seed"] = seed
@@ -171,8 +174,12 @@ class BacktestConfig(_Strict):
             changes["runs"] = runs
         if not changes:
             return self
-        return validate({**self.model_dump(), "backtest": {**self.backtest.model_dump(),
-                                                            **changes}})
+        try:
+            return validate({**self.model_dump(), "backtest": {**self.backtest.model_dump(),
+                                                                **changes}})
+        except ConfigError as err:  # name the flag that brought the value
+            raise ConfigError(str(err).replace("backtest.duration_s", "--duration")
+                              .replace("backtest.runs", "--runs")) from None
 
 
 def _problems(err: ValidationError) -> str:

@@ -41,7 +41,7 @@ class SimFeed:
         self.m = m
         self.clock = clock
         self.listeners: list[Callable[[], None]] = []
-        self._seen_ts: int | None = None
+        self._seen: tuple[int, Decimal] | None = None  # (index time, index) last told
 
     def price(self) -> Decimal | None:
         return self.m.index
@@ -57,9 +57,10 @@ class SimFeed:
 
     def publish(self) -> None:
         """Tell the listeners if the index took a new price since the last call."""
-        if self.m.index_ts == self._seen_ts:
+        seen = (self.m.index_ts, self.m.index)
+        if seen == self._seen:
             return
-        self._seen_ts = self.m.index_ts
+        self._seen = seen
         for listener in self.listeners:
             listener()
 

@@ -246,10 +246,10 @@ def test_cli_a_bad_field(env, tmp_path):
     assert "strategies.0.quote_size" in err
 
 
-def test_cli_a_bad_duration_flag(env, tmp_path):
+def test_cli_a_duration_flag_on_a_steps_file(env, tmp_path):
     err = _refused(desk_backtest(env, "--config", str(write_small(tmp_path)),
                                  "--duration", "soon"))
-    assert "--duration: 'soon' is not a duration" in err
+    assert "--duration: this file runs in steps mode" in err
 
 
 def test_cli_json_into_a_missing_directory_is_refused_before_running(env, tmp_path):

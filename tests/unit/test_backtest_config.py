@@ -320,7 +320,9 @@ def test_with_overrides_one_at_a_time():
     assert config.with_overrides(seed=0).backtest.seed == 0  # 0 is a seed, not "unset"
     assert config.with_overrides(runs=5).backtest.runs == 5
     assert config.with_overrides(seed=42).with_overrides(runs=5).backtest.seed == 42
-    assert config.with_overrides(duration="2m").backtest.duration_s == 120.0
+    with pytest.raises(ConfigError, match="--duration: this file runs in steps mode"):
+        config.with_overrides(duration="2m")  # its length is count × dt_s
+    assert load(CONTINUOUS_FILE).with_overrides(duration="2m").backtest.duration_s == 120.0
 
 
 def test_with_no_overrides_is_the_same_config():
@@ -330,12 +332,15 @@ def test_with_no_overrides_is_the_same_config():
 
 
 def test_bad_overrides_name_the_flag_or_field():
-    config = load(AS_FILE)
+    config = load(CONTINUOUS_FILE)
+    with pytest.raises(ConfigError) as info:
+        config.with_overrides(duration="400d")  # beyond the longest run
+    assert str(info.value).startswith("--duration: ")
     with pytest.raises(ConfigError) as info:
         config.with_overrides(duration="soon")
     assert str(info.value).startswith("--duration: ")
     with pytest.raises(ConfigError) as info:
         config.with_overrides(duration="0s")
     assert str(info.value).startswith("--duration: ")
-    with pytest.raises(ConfigError, match="backtest.runs"):
+    with pytest.raises(ConfigError, match="--runs"):
         config.with_overrides(runs=0)

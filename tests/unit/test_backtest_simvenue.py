@@ -180,6 +180,25 @@ def test_place_and_cancel_one_order():
     simulate(body)
 
 
+def test_a_preview_prices_the_ladder_without_placing_it():
+    async def body(sim: Sim) -> r.Preview:
+        preview = await sim.venue.preview_quotes(X, LADDER)
+        assert sim.venue.account().orders == {}
+        assert sim.ex.orders == {}
+        return preview
+
+    preview = simulate(body)
+    assert preview.approved and preview.reason is None
+    assert preview.notional == D("800.00")  # 2 × (99.50 + 99.00 + 100.50 + 101.00)
+    assert preview.est_fee == D("0.08")  # 1 bps maker
+    assert preview.fee_role is Liquidity.MAKER
+    assert preview.margin_required > 0
+
+    refused = simulate(body, starting_balance=D("1"))
+    assert not refused.approved
+    assert refused.reason is not None and refused.reason.startswith("INSUFFICIENT_MARGIN")
+
+
 # --- fills ------------------------------------------------------------------------------------
 
 
@@ -464,10 +483,6 @@ def test_the_reference_feed_publishes_only_a_new_index_and_ages_on_virtual_time(
     simulate(body)
 
 
-@pytest.mark.xfail(strict=True, reason="SimFeed.publish keys on the index's millisecond "
-                   "timestamp: a new index set in the same virtual millisecond as the last "
-                   "publish is never told to listeners (unreachable from run.py today, "
-                   "whose steps are >= 1 ms apart)")
 def test_a_new_index_in_the_same_millisecond_is_still_published():
     async def body(sim: Sim) -> None:
         told: list[Decimal | None] = []
