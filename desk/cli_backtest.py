@@ -81,6 +81,9 @@ def run_command(args: argparse.Namespace, settings: DeskSettings) -> int:
         return 2
     try:
         result = _run(config, args.workers)
+    except ConfigError as err:  # a strategy the engine refused to create or start
+        print(f"desk backtest: {args.backtest_config}: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("desk backtest: interrupted", file=sys.stderr)
         return 130

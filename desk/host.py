@@ -265,12 +265,14 @@ class EngineHost:
         await self._keys_call(run)
 
     async def backtest(self, params: dict[str, Any]) -> QuickBacktest:
+        desk, _ = self._require()
         market_id = str(params.get("market_id", ""))
-        fallback = None
-        if all(m.market_id != market_id for m in self.settings.venue.markets):
-            fallback = await self.control(lambda m: _live_market(m, market_id))
+        market = None
+        if desk.embedded is None or all(m.market_id != market_id
+                                        for m in self.settings.venue.markets):
+            market = await self.control(lambda m: _live_market(m, market_id))
         config = quick_backtest.build(params, self.settings.venue, self.settings.engine,
-                                      fallback)
+                                      market)
         return await quick_backtest.run(config)
 
     async def _keys_call(self, run: Callable[[StrategyManager], Awaitable[T]]) -> T:

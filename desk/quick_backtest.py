@@ -2,16 +2,17 @@
 the simulated market, in a process of their own, so the live desk's engine neither
 shares its state nor waits for the CPU behind it.
 
-The market is the embedded venue's settings for the strategy's market (from the
-desk's settings). A market those settings do not know (a remote venue's) gets the
-venue's default simulation scaled to its tick, step, minimum size and price.
+On the embedded venue the market is simulated from the venue's own settings for it.
+On a remote venue (or for a market the settings do not describe) it is the venue's
+default simulation scaled to the live market's tick, step, minimum size and price.
+The fair value is always the simulated index.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -38,12 +39,12 @@ def market_like(market_id: str, tick: Decimal, step: Decimal, min_quantity: Deci
 
 
 def build(params: dict[str, Any], venue: VenueConfig, engine: EngineConfig,
-          fallback: MarketConfig | None = None, runs: int = RUNS,
+          market: MarketConfig | None = None, runs: int = RUNS,
           duration_s: float = DURATION_S) -> BacktestConfig:
+    """`market`: simulate this one (a live market's shape) instead of the settings'."""
     market_id = str(params.get("market_id", ""))
-    markets = [m for m in venue.markets if m.market_id == market_id]
-    if not markets and fallback is not None:
-        markets = [fallback]
+    markets = [market] if market is not None else \
+        [m for m in venue.markets if m.market_id == market_id]
     if not markets:
         raise ControlError(f"market_id: no simulation settings for {market_id!r}")
     data = {
@@ -72,15 +73,29 @@ def job(config: BacktestConfig) -> QuickBacktest:
         title=f"{name} on {config.strategies[0].market_id}: {len(result.runs)} runs of "
               f"{minutes:g} simulated minutes (seeds {SEED}..{SEED + len(result.runs) - 1})",
         rows=rows,
-        footer=f"chart: run seed {run.seed} · {result.events():,} simulated events in "
-               f"{result.wall_s:.1f} s · the live desk is untouched",
+        footer=f"chart: run seed {run.seed} · fair value: the simulated index · "
+               f"{result.events():,} simulated events in {result.wall_s:.1f} s · the live "
+               "desk is untouched",
         t=tuple(series.t), pnl=tuple(series.pnl[name]), inventory=tuple(series.inventory[name]))
 
 
 async def run(config: BacktestConfig) -> QuickBacktest:
-    """`job` in a fresh process (spawned: this process runs threads)."""
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    """`job` in a fresh process (spawned: this process runs threads). The process is
+    terminated when the result is in, or at once if the caller gives up (the screen
+    closed), so repeated presses never pile up workers."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[QuickBacktest] = loop.create_future()
+
+    def settle(setter: str, value: object) -> None:
+        loop.call_soon_threadsafe(lambda: done.done() or getattr(done, setter)(value))
+
+    pool = multiprocessing.get_context("spawn").Pool(1)
     try:
-        return await asyncio.get_running_loop().run_in_executor(pool, job, config)
-    finally:  # never block the caller's loop on the worker's exit
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.apply_async(job, (config,), callback=lambda r: settle("set_result", r),
+                         error_callback=lambda e: settle("set_exception", e))
+        return await done
+    except ConfigError as err:  # the engine refused the strategy (e.g. a margin preview)
+        raise ControlError(str(err)) from None
+    finally:  # terminating joins the pool's threads: not on the caller's loop
+        threading.Thread(target=pool.terminate, name="quick-backtest-end",
+                         daemon=True).start()

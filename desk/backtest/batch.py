@@ -14,7 +14,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from desk.backtest.config import BacktestConfig
 from desk.backtest.report import Report
@@ -32,7 +31,8 @@ def _init(config: BacktestConfig) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _chunk(seeds: list[int], keep_first: int | None) -> list[RunResult]:
+def _chunk(job: tuple[list[int], int]) -> list[RunResult]:
+    seeds, keep_first = job
     assert _config is not None
     return [run_one(_config, s, keep_series=s == keep_first) for s in seeds]
 
@@ -55,14 +55,14 @@ def run_many(config: BacktestConfig, workers: int | None = None,
                 progress(len(results), len(seeds))
     else:
         size = max(1, min(50, len(seeds) // (workers * 8)))
-        chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
-        # spawn: a fresh interpreter per worker, whatever threads this process runs
+        chunks = [(seeds[i:i + size], seeds[0]) for i in range(0, len(seeds), size)]
+        # spawn: a fresh interpreter per worker, whatever threads this process runs; the
+        # pool is terminated on leaving the block, so ctrl+c or a failed run stops the
+        # workers at once instead of waiting for every chunk
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init,
-                                 initargs=(config,)) as pool:
-            futures = [pool.submit(_chunk, chunk, seeds[0]) for chunk in chunks]
-            for future in as_completed(futures):
-                for result in future.result():
+        with context.Pool(workers, initializer=_init, initargs=(config,)) as pool:
+            for chunk in pool.imap_unordered(_chunk, chunks):
+                for result in chunk:
                     results[result.seed] = result
                 if progress is not None:
                     progress(len(results), len(seeds))

@@ -124,6 +124,9 @@ class BacktestConfig(_Strict):
             if s.market_id in quoted:
                 raise ValueError(f"{where}.market_id: {s.market_id} is already quoted by "
                                  f"{quoted[s.market_id]!r} (one running strategy per market)")
+            if s.hedge_venue != "internal":
+                raise ValueError(f"{where}.hedge_venue: the backtest has one venue; "
+                                 "'internal' is the only hedge venue it can simulate")
             names.add(s.name)
             quoted[s.market_id] = s.name
         if self.backtest.mode == "steps":

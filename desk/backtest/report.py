@@ -3,7 +3,8 @@ each statistic; the runs themselves; a chart of one run. As text for a terminal,
 JSON for a program.
 
 The standard deviation is the sample one (n − 1); with a single run it is not
-defined and shows as "–" (null in JSON).
+defined and shows as "–" (null in JSON). The spread captured is averaged over the
+runs that had fills ("–" if none had).
 """
 
 from __future__ import annotations
@@ -34,8 +35,13 @@ class Stat:
     max: float
 
 
-def summarise(values: list[float]) -> Stat:
+def summarise(values: list[float | None]) -> Stat | None:
+    """Over the runs that have the value (a run with no fills has no spread captured);
+    None when none has it."""
+    values = [v for v in values if v is not None]
     n = len(values)
+    if n == 0:
+        return None
     mean = math.fsum(values) / n
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
     return Stat(mean, std, min(values), max(values))
@@ -52,17 +58,19 @@ class Report:
     def names(self) -> list[str]:
         return [s.name for s in self.runs[0].strategies]
 
-    def stats(self) -> dict[str, dict[str, Stat]]:
+    def stats(self) -> dict[str, dict[str, Stat | None]]:
         """{strategy: {statistic: Stat}} across runs."""
         out: dict[str, dict[str, Stat]] = {}
         for i, name in enumerate(self.names):
             rows = [r.strategies[i] for r in self.runs]
-            out[name] = {key: summarise([float(getattr(s, key)) for s in rows])
+            out[name] = {key: summarise([_number(getattr(s, key)) for s in rows])
                          for key, _, _ in STATS}
         return out
 
     def deadman(self) -> Stat:
-        return summarise([float(r.deadman_trips) for r in self.runs])
+        stat = summarise([float(r.deadman_trips) for r in self.runs])
+        assert stat is not None  # every run has a count
+        return stat
 
     def events(self) -> int:
         return sum(r.events for r in self.runs)
@@ -76,7 +84,7 @@ class Report:
             "wall_s": round(self.wall_s, 3),
             "workers": self.workers,
             "simulated_events": self.events(),
-            "summary": {name: {k: asdict(v) for k, v in stats.items()}
+            "summary": {name: {k: None if v is None else asdict(v) for k, v in stats.items()}
                         for name, stats in self.stats().items()},
             "deadman_trips": asdict(self.deadman()),
             "per_run": [{"seed": r.seed, "deadman_trips": r.deadman_trips, "events": r.events,
@@ -86,6 +94,10 @@ class Report:
             "chart_run": None if charted is None else {
                 "seed": charted.seed, **asdict(charted.series)},
         }
+
+
+def _number(value: float | int | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def _cell(fmt: str, value: float | None) -> str:
@@ -98,7 +110,7 @@ def table_rows(report: Report) -> list[tuple[str, str, str, str]]:
     for name, stats in report.stats().items():
         for key, heading, fmt in STATS:
             st = stats[key]
-            rows.append((name, heading, _cell(fmt, st.mean), _cell(fmt, st.std)))
+            rows.append((name, heading, _cell(fmt, st and st.mean), _cell(fmt, st and st.std)))
     return rows
 
 

@@ -22,10 +22,11 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from desk.backtest.config import BacktestConfig
+from desk.backtest.config import BacktestConfig, ConfigError
 from desk.backtest.paper import PaperMarket
 from desk.backtest.simvenue import SimVenue
 from desk.backtest.vloop import VirtualClock, VirtualLoop, run_virtual
+from desk.engine.errors import StrategyError
 from desk.engine.events import Event, EventType
 from desk.engine.manager import StrategyManager
 from desk.engine.strategy import Strategy
@@ -43,7 +44,8 @@ class StrategyResult:
     final_inventory: float
     fills: int
     volume: float             # notional traded, quote currency
-    spread_captured_bps: float  # average per fill, from fair value at send time
+    spread_captured_bps: float | None  # average per fill from fair value at send; None
+                                       # when the run had no fills
     max_drawdown: float       # largest fall of total PnL from its running peak (currency)
     max_drawdown_pct: float   # the engine's own: % of peak attributed equity
     breaker_trips: int
@@ -127,7 +129,10 @@ async def _run(config: BacktestConfig, seed: int, keep_series: bool) -> RunResul
     manager = StrategyManager(venue, clock=clock, rng=random.Random(root.getrandbits(64)),
                               engine=config.engine)
     await manager.open()
-    ids = [manager.create(**s.model_dump()).id for s in config.strategies]
+    try:
+        ids = [manager.create(**s.model_dump()).id for s in config.strategies]
+    except StrategyError as err:  # what the engine refuses is the file's fault
+        raise ConfigError(f"strategies: {err}") from None
     strategies = [manager.strategies[i] for i in ids]
     tracker = _Tracker(strategies, keep_series)
     manager.subscribe_events(tracker.on_event)
@@ -138,8 +143,13 @@ async def _run(config: BacktestConfig, seed: int, keep_series: bool) -> RunResul
     warmup, count = config.warmup_steps, config.step_count
     for k in range(warmup + count):
         if k == warmup:
-            for sid in ids:
-                await manager.start(sid)
+            for i, sid in enumerate(ids):
+                try:
+                    await manager.start(sid)
+                except StrategyError as err:
+                    name = config.strategies[i].name
+                    raise ConfigError(f"strategies[{i}] ({name}): cannot start: {err}"
+                                      ) from None
             quoting_from = loop.time()
             tracker.sample(0.0)
         await asyncio.sleep(max(t0 + (k + 1) * step_s - loop.time(), 0.0))
@@ -156,7 +166,8 @@ async def _run(config: BacktestConfig, seed: int, keep_series: bool) -> RunResul
         q = s.quotes.stats()
         results.append(StrategyResult(
             s.config.name, s.market_id, float(m.total_pnl), float(s.position), m.trade_count,
-            float(m.total_volume), q.avg_spread_captured_bps, tracker.fall[s.id],
+            float(m.total_volume), q.avg_spread_captured_bps if q.quotes_filled else None,
+            tracker.fall[s.id],
             m.max_drawdown, tracker.trips[s.id], q.quotes_sent, float(m.fees)))
     deadman = tracker.deadman  # the shutdown below trips the switch too: not counted
     await manager.shutdown("backtest over")
