@@ -192,6 +192,8 @@ def test_cli_runs_prints_the_table_and_writes_the_json(env, tmp_path):
                          "--no-chart")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
+    # the progress bar went to stderr and got to the end; stdout is the report alone
+    assert re.search(r"backtest .*3/3", proc.stderr), proc.stderr
     lines = proc.stdout.splitlines()
     assert re.fullmatch(r"strategy\s+statistic\s+mean\s+std", lines[0]), lines[0]
     assert lines[2].startswith(NAME)
