@@ -1,10 +1,9 @@
 """When a backtest cannot go on: a strategy the engine refuses is the file's fault (named,
-exit 2), a failing batch stops its workers at once, a run without fills has no spread
-captured, and the editor's quick backtest leaves no process behind when given up."""
+exit 2), a failing batch or ctrl+c stops its workers at once, and a run without fills has
+no spread captured."""
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import signal
 import subprocess
@@ -15,13 +14,10 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from desk import quick_backtest
 from desk.backtest import batch
 from desk.backtest import config as bt_config
 from desk.backtest.report import Report, table_rows
 from desk.backtest.run import run_one
-from desk.engine.config import EngineConfig
-from desk.venue.config import VenueConfig
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "desk/backtest/examples/avellaneda_stoikov.toml"
 
@@ -146,18 +142,3 @@ def test_runs_without_fills_have_no_spread_captured():
     row = next(r for r in table_rows(report) if r[1].startswith("spread captured"))
     assert row[2:] == ("–", "–")
     assert report.to_json()["summary"]["AS inventory"]["spread_captured_bps"] is None
-
-
-async def test_a_quick_backtest_given_up_leaves_no_process():
-    params = {"name": "long", "market_id": "BTC-PERP", "quote_size": "0.05",
-              "min_quote_size": "0.01", "max_quote_size": "0.5", "max_position": "1",
-              "soft_position_limit": "0.7", "hedge_threshold": "0.8", "hedge_target": "0.3"}
-    config = quick_backtest.build(params, VenueConfig(), EngineConfig(), runs=50,
-                                  duration_s=3600)
-    task = asyncio.create_task(quick_backtest.run(config))
-    await asyncio.sleep(1.0)
-    assert multiprocessing.active_children()  # the worker is busy
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert await asyncio.to_thread(no_children)

@@ -1,10 +1,13 @@
 """The editor's Backtest button: it hands the edited values (not applied) to the backend
 and shows the report; a refusal is shown in the dialog; the live strategy is unchanged.
-Then the host's side for real: the quick backtest of a strategy in its own process."""
+Then the host's side for real: the quick backtest of a strategy in its own process,
+which is terminated when the screen gives it up."""
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import time
 from decimal import Decimal
 
 import pytest
@@ -20,6 +23,13 @@ from desk.venue.config import VenueConfig
 from tests.ui.fixed_backend import FixedBackend
 
 SIZE = (160, 50)
+
+
+def no_children(timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not multiprocessing.active_children()
 
 
 async def edit_spread(pilot, spread: str) -> EditorScreen:
@@ -108,14 +118,28 @@ def test_build_names_a_bad_field_and_an_unknown_market():
     assert like.initial_price % like.tick_size == 0
 
 
+BTC = {"market_id": "BTC-PERP", "quote_size": "0.05", "min_quote_size": "0.01",
+       "max_quote_size": "0.5", "max_position": "1", "soft_position_limit": "0.7",
+       "hedge_threshold": "0.8", "hedge_target": "0.3"}
+
+
 async def test_the_quick_backtest_runs_in_its_own_process():
-    good = {"name": "quick", "market_id": "BTC-PERP", "quote_size": "0.05",
-            "min_quote_size": "0.01", "max_quote_size": "0.5", "max_position": "1",
-            "soft_position_limit": "0.7", "hedge_threshold": "0.8", "hedge_target": "0.3"}
-    config = quick_backtest.build(good, VenueConfig(), EngineConfig(), runs=2,
-                                  duration_s=30)
+    config = quick_backtest.build({"name": "quick", **BTC}, VenueConfig(), EngineConfig(),
+                                  runs=2, duration_s=30)
     result = await asyncio.wait_for(quick_backtest.run(config), 60)
     assert result.title.startswith("quick on BTC-PERP: 2 runs")
     assert [r[0] for r in result.rows][:3] == ["final PnL", "final inventory", "fills"]
     assert len(result.t) == len(result.pnl) == len(result.inventory) == 31
     assert result.t[-1] == pytest.approx(30.0)
+
+
+async def test_a_quick_backtest_given_up_leaves_no_process():
+    config = quick_backtest.build({"name": "long", **BTC}, VenueConfig(), EngineConfig(),
+                                  runs=50, duration_s=3600)
+    task = asyncio.create_task(quick_backtest.run(config))
+    await asyncio.sleep(1.0)
+    assert multiprocessing.active_children()  # the worker is busy
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await asyncio.to_thread(no_children)
