@@ -241,6 +241,9 @@ class EngineHost:
             if key_id == desk.kill_key_id:
                 raise ControlError(f"{key_id} is the panic key's own key: revoking it "
                                    "would disarm the kill switch")
+            if key_id == desk.watchdog_key_id:
+                raise ControlError(f"{key_id} is the watchdog's own key: revoking it "
+                                   "would disarm the crash-proof kill switch")
             async with self._admin() as client:
                 await client.revoke_api_key(key_id)
             with contextlib.suppress(KeyStoreError):

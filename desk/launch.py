@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import platformdirs
+
 from desk.engine.events import Event
 from desk.engine.manager import StrategyManager
 from desk.engine.presets import DEFAULT_STRATEGIES
@@ -34,6 +36,7 @@ from desk.settings import DeskSettings
 from desk.store.journal import Journal, default_journal_path
 from desk.store.keys import KeyStore
 from desk.store.strategies import MemoryStrategyStore, TomlStrategyStore
+from desk.watchdog import Orders, Watchdog
 
 READY = re.compile(r"venue listening on (http://\S+)")
 
@@ -132,11 +135,16 @@ class Desk:
     session: str | None = None    # key management (the embedded venue's dev session)
     kill_key_id: str | None = None  # the kill switch's own key (embedded venue)
     _key_dir: tempfile.TemporaryDirectory | None = None
+    watchdog: Watchdog | None = None
+    _beat: asyncio.Task | None = None
+    watchdog_key_id: str | None = None  # the watchdog's own key (embedded venue)
 
     async def close(self, reason: str = "exit") -> None:
-        """Pull every quote, stop the engine, the streams and the embedded venue."""
+        """Pull every quote, stop the engine, the streams and the embedded venue; the
+        watchdog goes once the quotes are pulled (it still beats while they are)."""
         try:
             await self.manager.shutdown(reason)
+            await self._stop_watchdog()
         finally:
             await self.venue.close()
             self.journal.close()
@@ -145,11 +153,24 @@ class Desk:
             if self._key_dir is not None:
                 self._key_dir.cleanup()
 
+    async def _stop_watchdog(self) -> None:
+        if self._beat is not None:
+            self._beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beat
+            self._beat = None
+        if self.watchdog is not None:
+            await asyncio.to_thread(self.watchdog.stop)
+
+
+def default_watchdog_log() -> Path:
+    return Path(platformdirs.user_data_dir("desk")) / "watchdog.log"
+
 
 async def _embedded_keys(url: str, settings: DeskSettings, store: KeyStore
-                         ) -> tuple[str, str, str, str]:
-    """A trade key for the engine (stored, in use) and one for the kill switch; and the
-    dev session that made them."""
+                         ) -> tuple[str, str, str, str, str, str]:
+    """A trade key for the engine (stored, in use), one for the kill switch and one for
+    the watchdog; the dev session that made them; the two switches' key ids."""
     async with OcxClient(url, config=settings.client) as client:
         session = await client.dev_session(settings.account)
         client.with_session(session)
@@ -157,7 +178,8 @@ async def _embedded_keys(url: str, settings: DeskSettings, store: KeyStore
         store.add(url, engine.id, "desk-engine", "trade", engine.secret)
         store.use(url, engine.id)
         panic = await client.create_api_key("desk-kill-switch", "trade")
-        return engine.secret, panic.secret, session, panic.id
+        dog = await client.create_api_key("desk-watchdog", "trade")
+        return engine.secret, panic.secret, session, panic.id, dog.secret, dog.id
 
 
 def _stored_key(url: str, store: KeyStore) -> str:
@@ -184,15 +206,27 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
     opened: list[object] = []
     key_dir = tempfile.TemporaryDirectory(prefix="desk-keys-") if embedded else None
     try:
-        session = kill_key_id = None
+        session = kill_key_id = dog_key_id = None
         if key_dir is not None:
             keys = KeyStore(Path(key_dir.name))
-            secret, panic_secret, session, kill_key_id = await _embedded_keys(url, settings,
-                                                                             keys)
+            (secret, panic_secret, session, kill_key_id, dog_secret,
+             dog_key_id) = await _embedded_keys(url, settings, keys)
         else:
             keys = KeyStore(settings.key_dir)
-            secret = panic_secret = _stored_key(url, keys)
+            secret = panic_secret = dog_secret = _stored_key(url, keys)
             session = os.environ.get("DESK_SESSION", "").strip() or None
+        dog = beat = None
+        if settings.watchdog:
+            # an embedded venue dies with desk, and its quotes with it: the watchdog
+            # gives up on it soon; a remote venue it tries for five minutes
+            dog = Watchdog(Orders(url, dog_secret, settings.watchdog_timeout_s,
+                                  str(settings.watchdog_log or default_watchdog_log()),
+                                  give_up_s=10.0 if embedded else 300.0))
+            dog.start()
+            opened.append(dog)
+            beat = asyncio.get_running_loop().create_task(
+                dog.run(min(0.5, settings.watchdog_timeout_s / 4)), name="watchdog-beat")
+        del dog_secret
         client = OcxClient(url, api_key=secret, config=settings.client)
         kill_switch = KillSwitch(partial(OcxClient, url, api_key=panic_secret,
                                          config=settings.client))
@@ -219,11 +253,15 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
         if start:
             await manager.start_enabled()
         return Desk(manager, venue, journal, url, embedded, keys, kill_switch, session,
-                    kill_key_id, key_dir)
+                    kill_key_id, key_dir, dog, beat, dog_key_id)
     except BaseException:
         for thing in reversed(opened):
             with contextlib.suppress(Exception):
-                if isinstance(thing, OcxVenue):
+                if isinstance(thing, Watchdog):  # nothing was quoted yet: a clean stop
+                    if beat is not None:
+                        beat.cancel()
+                    await asyncio.to_thread(thing.stop)
+                elif isinstance(thing, OcxVenue):
                     await thing.close()
                 elif isinstance(thing, Journal):
                     thing.close()

@@ -57,6 +57,12 @@ class DeskSettings(BaseSettings):
     journal_path: Path | None = None
     # saved strategies (default: strategies.toml in the user config dir)
     strategies_path: Path | None = None
+    # the crash-proof kill switch: a watchdog process that pulls every quote when desk's
+    # heartbeats stop for `watchdog_timeout_s` or desk dies (desk/watchdog.py)
+    watchdog: bool = True
+    watchdog_timeout_s: float = Field(2.0, ge=0.2, le=600)
+    # what the watchdog did (default: watchdog.log in the user data dir)
+    watchdog_log: Path | None = None
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

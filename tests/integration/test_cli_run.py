@@ -151,7 +151,8 @@ def test_a_restart_cancels_what_a_killed_run_left_resting(env, venue, trader, co
     store_key(env, venue.url, trader)
     book_for(counterparty)
     config = write_config(tmp_path, ONE_BTC)
-    with desk_run(env, "run", "--venue-url", venue.url, "--config", str(config)) as run:
+    unguarded = {**env, "DESK_WATCHDOG": "false"}  # nothing outlives desk to pull them
+    with desk_run(unguarded, "run", "--venue-url", venue.url, "--config", str(config)) as run:
         run.read_until(lambda e: e["type"] == "quote_sent")
         run.proc.kill()  # no chance to pull anything
         run.proc.communicate(timeout=10)
@@ -166,6 +167,70 @@ def test_a_restart_cancels_what_a_killed_run_left_resting(env, venue, trader, co
         code, err = run.stop()
     assert code == 0, err
     assert resting(venue.url, trader) == []
+
+
+def watchdog_log(env: dict[str, str]) -> str:
+    path = Path(env["XDG_DATA_HOME"]) / "desk" / "watchdog.log"
+    return path.read_text() if path.exists() else ""
+
+
+def wait_for(predicate, timeout: float) -> float | None:
+    """Seconds until `predicate()` held, or None."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(0.05)
+    return None
+
+
+def test_the_watchdog_pulls_the_quotes_of_a_killed_desk(env, venue, trader, counterparty,
+                                                         tmp_path):
+    store_key(env, venue.url, trader)
+    book_for(counterparty)
+    config = write_config(tmp_path, ONE_BTC)
+    with desk_run(env, "run", "--venue-url", venue.url, "--config", str(config)) as run:
+        run.read_until(lambda e: e["type"] == "quote_sent")
+        assert resting(venue.url, trader)
+        run.proc.kill()  # SIGKILL: desk pulls nothing itself
+        run.proc.communicate(timeout=10)
+        took = wait_for(lambda: resting(venue.url, trader) == [], 5.0)
+    assert took is not None, "the watchdog should have pulled the quotes"
+    assert wait_for(lambda: "done: nothing rests" in watchdog_log(env), 5.0) is not None
+    log = watchdog_log(env)
+    assert "desk died" in log and "cancel-all:" in log
+    assert trader.trade_secret not in log
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
+def test_the_watchdog_pulls_the_quotes_of_a_hung_desk(env, venue, trader, counterparty,
+                                                       tmp_path):
+    store_key(env, venue.url, trader)
+    book_for(counterparty)
+    config = write_config(tmp_path, "watchdog_timeout_s = 1.0\n" + ONE_BTC)
+    with desk_run(env, "run", "--venue-url", venue.url, "--config", str(config)) as run:
+        run.read_until(lambda e: e["type"] == "quote_sent")
+        assert resting(venue.url, trader)
+        run.proc.send_signal(signal.SIGSTOP)  # hung: alive, but no heartbeat
+        try:
+            took = wait_for(lambda: resting(venue.url, trader) == [], 6.0)
+        finally:
+            run.proc.send_signal(signal.SIGCONT)
+    assert took is not None and took >= 0.5, took
+    assert "no heartbeat for 1 s: desk is hung" in watchdog_log(env)
+
+
+def test_a_clean_exit_stops_the_watchdog_without_firing(env, venue, trader, counterparty,
+                                                        tmp_path):
+    store_key(env, venue.url, trader)
+    book_for(counterparty)
+    config = write_config(tmp_path, ONE_BTC)
+    with desk_run(env, "run", "--venue-url", venue.url, "--config", str(config)) as run:
+        run.read_until(lambda e: e["type"] == "quote_sent")
+        code, err = run.stop(signal.SIGTERM)
+    assert code == 0, err
+    assert wait_for(lambda: "desk stopped cleanly" in watchdog_log(env), 5.0) is not None
+    assert "cancel-all:" not in watchdog_log(env)
 
 
 def test_a_bad_strategy_in_the_config_is_a_clear_error(env, venue, trader, tmp_path):

@@ -1,0 +1,203 @@
+"""The crash-proof kill switch: a small process that outlives desk and pulls its quotes.
+
+When desk trades it starts `python -m desk.watchdog` in a session of its own, with its
+own trade key, and writes a heartbeat line to the watchdog's stdin from the engine's
+event loop every `beat_s`. The watchdog fires an unscoped cancel-all when:
+- heartbeats stop for longer than `timeout_s` (desk hung, or its engine loop wedged);
+- its stdin reaches end-of-file without a "stop" line: desk died (even by SIGKILL, the
+  kernel closes the pipe), and nothing it left resting is stood behind any more.
+It retries until the venue confirms, reads the open orders back and cancels again while
+any rest, writes what it did to its log, and exits. A clean desk exit sends "stop"
+first, and the watchdog exits without touching anything.
+
+Limits: it runs on the same machine, so a dead machine (or a network cut between it
+and the venue) takes the watchdog down too; OCX documents no server-side
+cancel-after. The first line on stdin carries the key as JSON, so the secret is never
+on a command line or in the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TextIO
+
+BEAT = "beat"
+STOP = "stop"
+
+
+@dataclass(frozen=True)
+class Orders:
+    """What the watchdog is told on its first line."""
+    url: str
+    secret: str
+    timeout_s: float
+    log_path: str
+    give_up_s: float = 300.0
+
+
+def _log(out: TextIO, message: str) -> None:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    out.write(f"{stamp} watchdog[{os.getpid()}]: {message}\n")
+    out.flush()
+
+
+async def pull_everything(orders: Orders, out: TextIO) -> bool:
+    """Cancel-all until the venue confirms and nothing rests; False if it gave up."""
+    from desk.killswitch import KillSwitch
+    from desk.ocx.rest import OcxClient
+
+    switch = KillSwitch(partial(OcxClient, orders.url, api_key=orders.secret))
+    deadline = time.monotonic() + orders.give_up_s
+    try:
+        while True:
+            report = await switch.fire()
+            _log(out, f"cancel-all: {report.cancelled} cancelled in {report.attempts} "
+                      f"attempt(s), {report.resting_after} resting after, "
+                      f"{report.elapsed_ms:.0f} ms" + (f" (last error: {report.error})"
+                                                       if report.error else ""))
+            if report.resting_after == 0:
+                return True
+            if time.monotonic() > deadline:
+                _log(out, f"gave up after {orders.give_up_s:.0f} s: the venue never "
+                          "confirmed that nothing rests")
+                return False
+            await asyncio.sleep(1.0)
+    finally:
+        with contextlib.suppress(Exception):
+            await switch.client.aclose()
+
+
+def _first_line(fd: int) -> tuple[bytes, bytes]:
+    """The orders line, and whatever came after it (read unbuffered, so no heartbeat or
+    stop that arrived with it is lost)."""
+    data = b""
+    while b"\n" not in data:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    line, _, rest = data.partition(b"\n")
+    return line, rest
+
+
+def watch(fd: int, timeout_s: float, buffer: bytes = b"") -> str:
+    """Read heartbeats until something ends the watch: "stop", "eof" or "silent"."""
+    last = time.monotonic()
+    while True:
+        *lines, buffer = buffer.split(b"\n")
+        if any(line.strip() == STOP.encode() for line in lines):
+            return STOP
+        if lines:
+            last = time.monotonic()
+        left = timeout_s - (time.monotonic() - last)
+        if left <= 0:
+            return "silent"
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return "eof"
+        buffer += chunk
+
+
+def main() -> int:
+    fd = sys.stdin.fileno()
+    first, rest = _first_line(fd)
+    try:
+        orders = Orders(**json.loads(first))
+    except (ValueError, TypeError):
+        print("desk watchdog: the first line must be its orders as JSON", file=sys.stderr)
+        return 2
+    del first
+    import desk.killswitch  # noqa: F401  (loaded now: firing must not wait for imports)
+    import desk.ocx.rest  # noqa: F401
+
+    log = Path(orders.log_path)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as out:
+        _log(out, f"watching desk (pid {os.getppid()}) on {orders.url}, timeout "
+                  f"{orders.timeout_s:g} s")
+        why = watch(fd, orders.timeout_s, rest)
+        if why == STOP:
+            _log(out, "desk stopped cleanly: nothing to do")
+            return 0
+        _log(out, "desk's pipe closed without a stop: desk died" if why == "eof" else
+             f"no heartbeat for {orders.timeout_s:g} s: desk is hung")
+        pulled = asyncio.run(pull_everything(orders, out))
+        _log(out, "done: nothing rests" if pulled else "done: could not confirm")
+        return 0 if pulled else 1
+
+
+class Watchdog:
+    """desk's end: start the process, beat, stop it cleanly."""
+
+    def __init__(self, orders: Orders):
+        self.orders = orders
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.beats = 0
+        self.broken = False
+
+    def start(self) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # its own session: neither a ctrl+c at desk's terminal nor desk's death takes it
+        self.proc = subprocess.Popen([sys.executable, "-m", "desk.watchdog"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, env=env,
+                                     start_new_session=True)
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(self.orders.__dict__).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def _send(self, line: str) -> None:
+        proc = self.proc
+        if proc is None or proc.stdin is None or self.broken:
+            return
+        try:
+            proc.stdin.write(line.encode() + b"\n")
+            proc.stdin.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            self.broken = True  # the watchdog is gone: `alive` says so
+
+    def beat(self) -> None:
+        self._send(BEAT)
+        self.beats += 1
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None and not self.broken
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """A clean exit: tell it so, and wait for it to leave."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(BrokenPipeError, ValueError, OSError):
+            assert proc.stdin is not None
+            proc.stdin.write(STOP.encode() + b"\n")
+            proc.stdin.close()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+    async def run(self, beat_s: float) -> None:
+        """Beat from the caller's event loop (the engine's): a wedged loop stops beating."""
+        while True:
+            self.beat()
+            await asyncio.sleep(beat_s)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
