@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import select
 import subprocess
@@ -31,6 +32,7 @@ from functools import partial
 from pathlib import Path
 from typing import TextIO
 
+log = logging.getLogger(__name__)
 BEAT = "beat"
 STOP = "stop"
 
@@ -147,6 +149,7 @@ class Watchdog:
         self.proc: subprocess.Popen[bytes] | None = None
         self.beats = 0
         self.broken = False
+        self.restarts = 0
 
     def start(self) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -193,8 +196,19 @@ class Watchdog:
             proc.wait(timeout)
 
     async def run(self, beat_s: float) -> None:
-        """Beat from the caller's event loop (the engine's): a wedged loop stops beating."""
+        """Beat from the caller's event loop (the engine's): a wedged loop stops beating.
+        A watchdog that is gone (it fired after a stall desk lived through, or it was
+        killed) is replaced at once, and said so in desk's log."""
         while True:
+            if self.proc is not None and not self.alive:
+                old = self.proc
+                self.restarts += 1
+                log.warning("the watchdog (pid %s) is gone (exit %s): starting another",
+                            old.pid, old.poll())
+                with contextlib.suppress(OSError):
+                    old.stdin.close()  # type: ignore[union-attr]
+                self.broken = False
+                self.start()
             self.beat()
             await asyncio.sleep(beat_s)
 

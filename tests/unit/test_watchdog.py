@@ -3,13 +3,15 @@ end to end in tests/integration/test_cli_run.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 
-from desk.watchdog import STOP, _first_line, watch
+from desk.watchdog import STOP, Orders, Watchdog, _first_line, watch
 
 
 def pipe_with(*chunks: bytes, close: bool = True, delay: float = 0.0) -> int:
@@ -62,3 +64,24 @@ def test_orders_that_are_not_json_are_refused_with_a_message():
     assert proc.returncode == 2
     assert "the first line must be its orders as JSON" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+async def test_a_watchdog_that_is_gone_is_replaced(tmp_path):
+    log = tmp_path / "watchdog.log"
+    dog = Watchdog(Orders("http://127.0.0.1:9", "not-a-secret", 30.0, str(log)))
+    dog.start()
+    beating = asyncio.create_task(dog.run(0.05))
+    try:
+        first = dog.proc
+        assert first is not None
+        await asyncio.sleep(0.3)
+        first.send_signal(signal.SIGKILL)
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if dog.restarts and dog.alive:
+                break
+        assert dog.restarts == 1 and dog.alive and dog.proc is not first
+    finally:
+        beating.cancel()
+        await asyncio.to_thread(dog.stop)
+    assert "desk stopped cleanly" in log.read_text()
