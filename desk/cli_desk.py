@@ -12,6 +12,8 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
+from desk.store import redact
+
 if TYPE_CHECKING:
     from desk.settings import DeskSettings
 
@@ -30,7 +32,7 @@ def run(args: argparse.Namespace, settings: DeskSettings) -> int:
         failure = launch_failure(err)
         if failure is None:
             raise
-        print(f"desk: {failure[0]}", file=sys.stderr)
+        print(redact.redact(f"desk: {failure[0]}"), file=sys.stderr)
         return failure[1]
     app = DeskApp(host)
     previous = signal.getsignal(signal.SIGTERM)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from desk.domain.errors import VenueCallError, VenueReject
 from desk.ocx.rest import OcxClient
 from desk.settings import DeskSettings
+from desk.store import redact
 from desk.store.keys import KeyStore, KeyStoreError
 
 log = logging.getLogger("desk.keys")
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace, settings: DeskSettings) -> int:
         print(f"desk keys: the venue refused: {err.code}: {err.message}", file=sys.stderr)
         return 1
     except VenueCallError as err:
-        print(f"desk keys: cannot reach the venue at {url}: {err}", file=sys.stderr)
+        print(redact.redact(f"desk keys: cannot reach the venue at {url}: {err}"), file=sys.stderr)
         return 1
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desk.engine.events import Event
+from desk.store import redact
 
 if TYPE_CHECKING:
     from desk.settings import DeskSettings
@@ -69,7 +70,7 @@ async def _run(args: argparse.Namespace, settings: DeskSettings) -> int:
         failure = launch_failure(err)
         if failure is None:
             raise
-        print(f"desk run: {failure[0]}", file=sys.stderr)
+        print(redact.redact(f"desk run: {failure[0]}"), file=sys.stderr)
         return failure[1]
     print(f"desk run: trading on {desk.url} with {len(desk.manager.strategies)} "
           f"strategies; SIGTERM or Ctrl-C pulls every quote and exits", file=sys.stderr)

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -132,7 +132,7 @@ class Desk:
     embedded: EmbeddedVenue | None
     keys: KeyStore                # for the embedded venue: a temporary one, gone at exit
     kill_switch: KillSwitch       # its own client, for the screen's loop
-    session: str | None = None    # key management (the embedded venue's dev session)
+    session: str | None = field(default=None, repr=False)  # key management (dev session)
     kill_key_id: str | None = None  # the kill switch's own key (embedded venue)
     _key_dir: tempfile.TemporaryDirectory | None = None
     watchdog: Watchdog | None = None

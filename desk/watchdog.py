@@ -27,7 +27,7 @@ import select
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TextIO
@@ -41,15 +41,17 @@ STOP = "stop"
 class Orders:
     """What the watchdog is told on its first line."""
     url: str
-    secret: str
+    secret: str = field(repr=False)
     timeout_s: float
     log_path: str
     give_up_s: float = 300.0
 
 
 def _log(out: TextIO, message: str) -> None:
+    from desk.store.redact import redact
+
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    out.write(f"{stamp} watchdog[{os.getpid()}]: {message}\n")
+    out.write(f"{stamp} watchdog[{os.getpid()}]: {redact(message)}\n")
     out.flush()
 
 

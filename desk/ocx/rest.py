@@ -390,6 +390,11 @@ def _may_retry(err: VenueCallError, call: Call) -> bool:
 
 
 def _transport_error(exc: httpx.HTTPError, what: str) -> TransportError:
+    if isinstance(exc, httpx.LocalProtocolError):
+        # httpx names the refused header *value* (a key or token): never repeat it
+        return TransportError(f"{what}: the request could not be sent: a header value is "
+                              "malformed (check the API key or session token for stray "
+                              "characters)", "connect")
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
         kind = "connect"
     elif isinstance(exc, httpx.TimeoutException):

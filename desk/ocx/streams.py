@@ -32,12 +32,23 @@ from typing import Any, Protocol
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
-from desk.domain.errors import AuthError, ForbiddenError, NotFoundError, VenueCallError
+from desk.domain.errors import (
+    AuthError,
+    ForbiddenError,
+    NotFoundError,
+    TransportError,
+    VenueCallError,
+)
 from desk.domain.records import FeedState, Health
 from desk.ocx.config import ClientConfig
 from desk.ocx.errors import error_from_response
 from desk.ocx.pacing import full_jitter
 from desk.ocx.state import AccountState, BadMessage, Gap, IndexState, LocalBook, StreamRefused
+
+
+class StreamStoppedError(TransportError, RuntimeError):
+    """A stream the venue refused for good before it was ever live."""
+
 
 log = logging.getLogger("desk.ocx.streams")
 
@@ -124,7 +135,10 @@ class SseStream:
                 if self.folder.trusted:
                     return
                 if self.stopped:
-                    raise RuntimeError(f"{self.name} stopped: {self.last_error}")
+                    # refused for good (a revoked or expired key, a forbidden scope): a
+                    # venue error the caller can report, not a crash
+                    raise StreamStoppedError(f"{self.name} stopped: {self.last_error}",
+                                             "stopped")
                 await self.snapshots.wait()
 
     def health(self) -> Health:

@@ -8,6 +8,7 @@ carries `Server-Timing: app;dur=<ms>` (the server's own handling time).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import re
@@ -144,6 +145,15 @@ Runtime = Annotated[VenueRuntime, Depends(runtime_of)]
 
 def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
+
+
+def _is_loopback(host: str | None) -> bool:
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
 
 
 async def read_key(request: Request, rt: Runtime,
@@ -423,7 +433,13 @@ def _key_routes(app: FastAPI) -> None:
 
 def _sim_routes(app: FastAPI) -> None:
     @app.post("/auth/dev-session", responses={200: {"model": s.DevSessionOut}, **ERRORS})
-    async def dev_session(rt: Runtime, body: s.DevSessionIn | None = None) -> JSON:
+    async def dev_session(rt: Runtime, request: Request,
+                          body: s.DevSessionIn | None = None) -> JSON:
+        if not _is_loopback(_client_ip(request)):
+            # a session can mint and revoke keys and inject faults: never for the network,
+            # even when `desk venue --allow-remote` serves it
+            raise VenueError("IP_NOT_ALLOWED", "dev sessions are given to loopback "
+                                               "clients only")
         body = body or s.DevSessionIn()
         return JSON({"token": rt.dev_session(body.account)})
 

@@ -77,7 +77,10 @@ class VenueServer:
         self._port = port
         config = uvicorn.Config(create_app(self.runtime), host=host, port=port,
                                 log_level=log_level, access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=3, ws="none")
+                                timeout_graceful_shutdown=3, ws="none",
+                                # the client's address is the socket's: a forwarded-for
+                                # header must not pass a key's allowedIps fence
+                                proxy_headers=False)
         self.server = _Uvicorn(config)
         self.server.on_exit = self._end_streams
         self._loop: asyncio.AbstractEventLoop | None = None
