@@ -7,14 +7,17 @@ failure). Assign responses to a variable first and assert on the variable.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from httpx_sse import ServerSentEvent, connect_sse
 
 BTC, ETH, SOL = "BTC-PERP", "ETH-PERP", "SOL-PERP"
@@ -261,3 +264,13 @@ def window_start_clock() -> Callable[[], int]:
     offset = time.time_ns() // 1_000_000 % 60_000
     return lambda: time.time_ns() // 1_000_000 - offset
 
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """A fresh home for a desk subprocess: no user settings, keys, journal or saved
+    strategies leak in (and none leak out)."""
+    out = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
+    out.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
+               XDG_DATA_HOME=str(tmp_path / "data"), PYTHONUNBUFFERED="1",
+               DESK_KEY_DIR=str(tmp_path / "keys"))
+    return out

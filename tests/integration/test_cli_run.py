@@ -4,7 +4,6 @@ a restart cancels what a killed run left resting, bad settings are clear errors.
 from __future__ import annotations
 
 import json
-import os
 import re
 import select
 import signal
@@ -23,16 +22,6 @@ from desk.store.keys import KeyStore
 from tests.helpers import Trader
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """A fresh home: no user settings, keys, journal or saved strategies leak in."""
-    out = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
-    out.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
-               XDG_DATA_HOME=str(tmp_path / "data"), PYTHONUNBUFFERED="1",
-               DESK_KEY_DIR=str(tmp_path / "keys"))
-    return out
 
 
 class Run:
@@ -184,14 +173,21 @@ def wait_for(predicate, timeout: float) -> float | None:
     return None
 
 
-def test_the_watchdog_pulls_the_quotes_of_a_killed_desk(env, venue, trader, counterparty,
-                                                         tmp_path):
+@contextmanager
+def quoting(env, venue, trader, counterparty, tmp_path, settings: str = "") -> Iterator[Run]:
+    """`desk run` on the venue with one BTC strategy, once it quotes."""
     store_key(env, venue.url, trader)
     book_for(counterparty)
-    config = write_config(tmp_path, ONE_BTC)
+    config = write_config(tmp_path, settings + ONE_BTC)
     with desk_run(env, "run", "--venue-url", venue.url, "--config", str(config)) as run:
         run.read_until(lambda e: e["type"] == "quote_sent")
         assert resting(venue.url, trader)
+        yield run
+
+
+def test_the_watchdog_pulls_the_quotes_of_a_killed_desk(env, venue, trader, counterparty,
+                                                         tmp_path):
+    with quoting(env, venue, trader, counterparty, tmp_path) as run:
         run.proc.kill()  # SIGKILL: desk pulls nothing itself
         run.proc.communicate(timeout=10)
         took = wait_for(lambda: resting(venue.url, trader) == [], 5.0)
@@ -205,12 +201,8 @@ def test_the_watchdog_pulls_the_quotes_of_a_killed_desk(env, venue, trader, coun
 @pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
 def test_the_watchdog_pulls_the_quotes_of_a_hung_desk(env, venue, trader, counterparty,
                                                        tmp_path):
-    store_key(env, venue.url, trader)
-    book_for(counterparty)
-    config = write_config(tmp_path, "watchdog_timeout_s = 1.0\n" + ONE_BTC)
-    with desk_run(env, "run", "--venue-url", venue.url, "--config", str(config)) as run:
-        run.read_until(lambda e: e["type"] == "quote_sent")
-        assert resting(venue.url, trader)
+    with quoting(env, venue, trader, counterparty, tmp_path,
+                 "watchdog_timeout_s = 1.0\n") as run:
         run.proc.send_signal(signal.SIGSTOP)  # hung: alive, but no heartbeat
         try:
             took = wait_for(lambda: resting(venue.url, trader) == [], 6.0)
@@ -222,11 +214,7 @@ def test_the_watchdog_pulls_the_quotes_of_a_hung_desk(env, venue, trader, counte
 
 def test_a_clean_exit_stops_the_watchdog_without_firing(env, venue, trader, counterparty,
                                                         tmp_path):
-    store_key(env, venue.url, trader)
-    book_for(counterparty)
-    config = write_config(tmp_path, ONE_BTC)
-    with desk_run(env, "run", "--venue-url", venue.url, "--config", str(config)) as run:
-        run.read_until(lambda e: e["type"] == "quote_sent")
+    with quoting(env, venue, trader, counterparty, tmp_path) as run:
         code, err = run.stop(signal.SIGTERM)
     assert code == 0, err
     assert wait_for(lambda: "desk stopped cleanly" in watchdog_log(env), 5.0) is not None

@@ -124,16 +124,6 @@ logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(messa
 """
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """A fresh home: no user settings, keys, journal or saved strategies leak in."""
-    out = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
-    out.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
-               XDG_DATA_HOME=str(tmp_path / "data"), PYTHONUNBUFFERED="1",
-               DESK_KEY_DIR=str(tmp_path / "keys"))
-    return out
-
-
 def leaks(data: bytes, *exact: str) -> bool:
     return SECRET_SHAPED.search(data) is not None or any(s.encode() in data for s in exact)
 
