@@ -76,5 +76,9 @@ async def _run(args: argparse.Namespace, settings: DeskSettings) -> int:
           f"strategies; SIGTERM or Ctrl-C pulls every quote and exits", file=sys.stderr)
     await stop.wait()
     await desk.close(received[0] if received else "exit")
+    if not desk.manager.guard.pulled:  # say so: the operator must look at the venue
+        print("desk run: stopped, but the venue never confirmed the cancel-all: check it "
+              "for resting orders", file=sys.stderr)
+        return 1
     print("desk run: every quote pulled, stopped", file=sys.stderr)
     return 0

@@ -338,7 +338,9 @@ def test_desk_run_with_a_read_key_places_nothing_and_mints_no_session(env, venue
         run.read_until(lambda e: e["type"] == "error" and e.get("code") == "FORBIDDEN_SCOPE")
         assert resting(venue.url, trader) == []
         code, err = run.stop()
-    assert code == 0
+    # the read key cannot cancel either: desk says it could not confirm, never "pulled"
+    assert code == 1, err
+    assert "never confirmed the cancel-all" in err and "every quote pulled" not in err
     assert resting(venue.url, trader) == []
     # a venue given by URL gets the stored key only, even a loopback one that would
     # hand out dev sessions
