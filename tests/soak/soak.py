@@ -266,16 +266,24 @@ class Soak:
             time.sleep(0.02)
         return None
 
-    def check_books(self, kind: str) -> None:
-        """What desk's journal accounts for == the positions the venue holds."""
-        time.sleep(1.0)  # fills in flight reach the journal
-        held = {p["marketId"]: Decimal(p["quantity"]) * (1 if p["side"] == "long" else -1)
-                for p in self.venue.get("/perps/positions")}
-        booked = self.desk.booked_positions()
-        for market in MARKETS:
-            if held.get(market, Decimal(0)) != booked.get(market, Decimal(0)):
-                self.anomaly(kind, f"{market}: the venue holds {held.get(market, 0)}, the "
-                                   f"journal accounts for {booked.get(market, 0)}")
+    def check_books(self, kind: str, settle_s: float = 10.0) -> None:
+        """What desk's journal accounts for == the positions the venue holds, once desk
+        has caught up (fills in flight, or a stream outage not yet reconciled: desk
+        reconciles when its switch re-arms); an anomaly only if it never does."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            held = {p["marketId"]: Decimal(p["quantity"]) * (1 if p["side"] == "long" else -1)
+                    for p in self.venue.get("/perps/positions")}
+            booked = self.desk.booked_positions()
+            off = [m for m in MARKETS if held.get(m, Decimal(0)) != booked.get(m, Decimal(0))]
+            if not off:
+                return
+            if time.monotonic() > deadline:
+                for market in off:
+                    self.anomaly(kind, f"{market}: the venue holds {held.get(market, 0)}, "
+                                       f"the journal accounts for {booked.get(market, 0)}")
+                return
+            time.sleep(0.5)
 
     def check_usage(self, kind: str) -> None:
         usage = self.desk.usage()
