@@ -121,7 +121,8 @@ class Desk:
     def __init__(self, home: Path):
         self.home = home
         self.proc: subprocess.Popen[str] | None = None
-        self.events: list[tuple[float, dict[str, Any]]] = []
+        self.events: list[tuple[float, int, dict[str, Any]]] = []  # (at, lifetime, event)
+        self.lifetime = 0
         self.lock = threading.Lock()
         self.first_fds: int | None = None
         self.first_rss: int | None = None
@@ -149,9 +150,11 @@ class Desk:
                                      env=self.env)
         self.first_fds = self.first_rss = None
         self.started_ms = int(time.time() * 1000)
-        threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
+        self.lifetime += 1
+        threading.Thread(target=self._read, args=(self.proc, self.lifetime),
+                         daemon=True).start()
 
-    def _read(self, proc: subprocess.Popen[str]) -> None:
+    def _read(self, proc: subprocess.Popen[str], lifetime: int) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             try:
@@ -159,11 +162,14 @@ class Desk:
             except ValueError:
                 continue
             with self.lock:
-                self.events.append((time.monotonic(), event))
+                self.events.append((time.monotonic(), lifetime, event))
 
     def since(self, t: float, predicate: Callable[[dict[str, Any]], bool]) -> float | None:
+        """When the running desk (not a stopped one whose last lines are still being
+        read) first said something `predicate` likes at or after `t`."""
         with self.lock:
-            return next((at for at, e in self.events if at >= t and predicate(e)), None)
+            return next((at for at, life, e in self.events
+                         if life == self.lifetime and at >= t and predicate(e)), None)
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 20) -> int | None:
         proc, self.proc = self.proc, None
