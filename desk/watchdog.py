@@ -115,7 +115,12 @@ def watch(fd: int, timeout_s: float, buffer: bytes = b"") -> str:
         buffer += chunk
 
 
+NICE = 10  # the watchdog's loading must not slow desk's own start-up (2 cores, 3 processes)
+
+
 def main() -> int:
+    with contextlib.suppress(OSError):
+        os.nice(NICE)  # it needs the CPU only when desk is dead or hung: then it is free
     fd = sys.stdin.fileno()
     first, rest = _first_line(fd)
     try:
