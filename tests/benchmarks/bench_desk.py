@@ -128,6 +128,20 @@ def defaults_quoting(host: EngineHost, poller: OrderPoller) -> bool:
     return all(poller.counts.get(s.market_id, 0) > 0 for s in strategies)
 
 
+def with_host(seed: int | None, run, venue: dict | None = None,  # noqa: ANN001
+              client: dict | None = None) -> dict:
+    """A desk host on a fresh home (embedded venue with `venue` settings) for the length
+    of `asyncio.run(run(host))`; its result."""
+    with tempfile.TemporaryDirectory(prefix="bench-desk-") as tmp:
+        settings, config = desk_settings(Path(tmp), venue, client)
+        host = EngineHost(settings, config_path=config, seed=seed)
+        try:
+            host.start()
+            return asyncio.run(run(host))
+        finally:
+            host.stop()
+
+
 # --- 1. startup ----------------------------------------------------------------------------
 
 def startup_child(launched_at: float, seed: int | None) -> None:
@@ -306,14 +320,8 @@ def part_panic(args: argparse.Namespace) -> None:
     print(f"panic latency: ctrl+k -> an independent poller sees zero resting "
           f"({args.panic_repeats} repeats, sim_step_ms {args.panic_sim_step_ms}, poll gap "
           f"{args.poll_gap_ms:g} ms):")
-    with tempfile.TemporaryDirectory(prefix="bench-desk-") as tmp:
-        settings, config = desk_settings(Path(tmp), {"sim_step_ms": args.panic_sim_step_ms})
-        host = EngineHost(settings, config_path=config, seed=args.seed)
-        try:
-            host.start()
-            out = asyncio.run(_panic_run(args, host))
-        finally:
-            host.stop()
+    out = with_host(args.seed, lambda host: _panic_run(args, host),
+                    {"sim_step_ms": args.panic_sim_step_ms})
     print("  " + summary("press -> poll answer with zero open orders (seen)", out["seen"]))
     print("  " + summary("press -> that poll's request left (lower bound)", out["sent"]))
     print("  where the time goes (the kill switch's own client, hooked):")
@@ -601,15 +609,9 @@ def part_load(args: argparse.Namespace) -> None:
     print(f"responsiveness under load ({args.seconds:.0f} s after {args.warmup:.0f} s "
           f"warm-up; sim_step_ms {args.load_sim_step_ms}, book intervalMs "
           f"{args.book_interval_ms}; headless Pilot):")
-    with tempfile.TemporaryDirectory(prefix="bench-desk-") as tmp:
-        settings, config = desk_settings(Path(tmp), {"sim_step_ms": args.load_sim_step_ms},
-                                         {"book_interval_ms": args.book_interval_ms})
-        host = EngineHost(settings, config_path=config, seed=args.seed)
-        try:
-            host.start()
-            out = asyncio.run(_load_run(args, host))
-        finally:
-            host.stop()
+    out = with_host(args.seed, lambda host: _load_run(args, host),
+                    {"sim_step_ms": args.load_sim_step_ms},
+                    {"book_interval_ms": args.book_interval_ms})
     samples: list[Sample] = out["samples"]
     first, last = samples[0], samples[-1]
     wall = last.t - first.t

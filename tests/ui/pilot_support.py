@@ -130,6 +130,14 @@ async def select_strategy(pilot: Pilot, app: Any, sid: str) -> None:
     raise AssertionError(f"could not select strategy {sid}")
 
 
+async def press_for_choice(pilot: Pilot, app: Any, key: str, what: str) -> None:
+    """Press `key` and wait for the question it asks (a `Choice` dialog)."""
+    from desk.ui.screens.modals import Choice
+
+    await pilot.press(key)
+    await eventually(lambda: isinstance(app.screen, Choice), 3, pilot=pilot, what=what)
+
+
 # --- the engine -----------------------------------------------------------------------------
 
 def by_name(host: EngineHost, name: str) -> Any:

@@ -27,7 +27,7 @@ from desk.ui.screens.detail import DetailScreen
 from desk.ui.screens.editor import EditorScreen
 from desk.ui.screens.help import HelpScreen
 from desk.ui.screens.keys import CreateKeyModal, KeysScreen
-from desk.ui.screens.modals import Choice, SecretModal
+from desk.ui.screens.modals import SecretModal
 from tests.ui.pilot_support import (
     DEFAULT_NAMES,
     SIZE,
@@ -37,6 +37,7 @@ from tests.ui.pilot_support import (
     ensure_defaults_running,
     eventually,
     holds,
+    press_for_choice,
     raw_screenshot,
     screen_text,
     select_strategy,
@@ -128,9 +129,7 @@ async def test_panic_pulls_every_quote_and_rearm_restores(ready: EngineHost,
         assert by_name(host, "BTC MM").state == "stopped"
         assert reader.orders() == []
 
-        await pilot.press("ctrl+r")
-        await eventually(lambda: isinstance(app.screen, Choice), 3, pilot=pilot,
-                         what="the re-arm confirmation")
+        await press_for_choice(pilot, app, "ctrl+r", "the re-arm confirmation")
         assert "Re-arm the desk?" in screen_text(app)
         await pilot.click("#yes")
 
@@ -335,9 +334,7 @@ async def test_stop_keeps_the_position_and_flatten_closes_it(ready: EngineHost,
         await started(app, pilot)
         await select_strategy(pilot, app, s.id)
 
-        await pilot.press("s")
-        await eventually(lambda: isinstance(app.screen, Choice), 3, pilot=pilot,
-                         what="the stop choice")
+        await press_for_choice(pilot, app, "s", "the stop choice")
         assert "Stop and flatten" in screen_text(app)
         await pilot.click("#keep")
         await eventually(lambda: by_name(host, s.name).state == "stopped", 5, pilot=pilot,
@@ -353,9 +350,7 @@ async def test_stop_keeps_the_position_and_flatten_closes_it(ready: EngineHost,
         counts = reader.open_counts()
         assert all(counts.get(m, 0) > 0 for m in others), counts
 
-        await pilot.press("f")
-        await eventually(lambda: isinstance(app.screen, Choice), 3, pilot=pilot,
-                         what="the flatten confirmation")
+        await press_for_choice(pilot, app, "f", "the flatten confirmation")
         assert "Flatten" in screen_text(app)
         await pilot.click("#yes")
         await eventually(lambda: reader.positions().get(s.market_id, Decimal(0)) == 0, 10,
@@ -472,9 +467,7 @@ async def test_keys_create_shows_the_secret_once_and_revoke(ready: EngineHost,
         # revoke it, after the confirmation
         await _cursor_to(pilot, keys.query_one(DataTable),
                          [k.id for k in keys.rows].index(new_id))
-        await pilot.press("r")
-        await eventually(lambda: isinstance(app.screen, Choice), 3, pilot=pilot,
-                         what="the revoke confirmation")
+        await press_for_choice(pilot, app, "r", "the revoke confirmation")
         assert "pilot-made" in screen_text(app)
         await pilot.click("#yes")
         await eventually(lambda: reader.keys()[new_id]["status"] == "revoked", 5,
@@ -491,9 +484,7 @@ async def test_keys_create_shows_the_secret_once_and_revoke(ready: EngineHost,
                             (desk.kill_key_id, "the panic key's own key")):
             await _cursor_to(pilot, keys.query_one(DataTable),
                              [k.id for k in keys.rows].index(key_id))
-            await pilot.press("r")
-            await eventually(lambda: isinstance(app.screen, Choice), 3, pilot=pilot,
-                             what="the revoke confirmation")
+            await press_for_choice(pilot, app, "r", "the revoke confirmation")
             await pilot.click("#yes")
             await eventually(lambda key_id=key_id, why=why: any(
                 f"{key_id} is {why}" in t for t in toasts(app)), 5, pilot=pilot,
@@ -554,9 +545,7 @@ async def test_revoke_refusal_stays_in_the_keys_status_line(ready: EngineHost) -
                                                              for k in rows))
         await _cursor_to(pilot, keys.query_one(DataTable),
                          [k.id for k in keys.rows].index(engine_key.id))
-        await pilot.press("r")
-        await eventually(lambda: isinstance(app.screen, Choice), 3, pilot=pilot,
-                         what="the revoke confirmation")
+        await press_for_choice(pilot, app, "r", "the revoke confirmation")
         await pilot.click("#yes")
         await eventually(lambda: any("the key the engine trades with" in t
                                      for t in toasts(app)), 5, pilot=pilot,
@@ -579,9 +568,7 @@ async def test_a_strategy_name_with_brackets_does_not_crash_the_stop_dialog(
             await eventually(lambda: info.id in app.main.strategies.order, 3, pilot=pilot,
                              what="the probe strategy listed")
             await select_strategy(pilot, app, info.id)
-            await pilot.press("s")
-            await eventually(lambda: isinstance(app.screen, Choice), 3, pilot=pilot,
-                             what="the stop choice")
+            await press_for_choice(pilot, app, "s", "the stop choice")
             await pilot.pause(0.3)
             assert f"Stop {name}?" in screen_text(app)
             await pilot.press("escape")
