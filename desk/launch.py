@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-import platformdirs
-
 from desk.engine.events import Event
 from desk.engine.manager import StrategyManager
 from desk.engine.presets import DEFAULT_STRATEGIES
@@ -36,7 +34,7 @@ from desk.settings import DeskSettings
 from desk.store.journal import Journal, default_journal_path
 from desk.store.keys import KeyStore
 from desk.store.strategies import MemoryStrategyStore, TomlStrategyStore
-from desk.watchdog import Orders, Watchdog
+from desk.watchdog import Orders, Watchdog, default_log
 
 READY = re.compile(r"venue listening on (http://\S+)")
 
@@ -136,7 +134,6 @@ class Desk:
     kill_key_id: str | None = None  # the kill switch's own key (embedded venue)
     _key_dir: tempfile.TemporaryDirectory | None = None
     watchdog: Watchdog | None = None
-    _beat: asyncio.Task | None = None
     watchdog_key_id: str | None = None  # the watchdog's own key (embedded venue)
 
     async def close(self, reason: str = "exit") -> None:
@@ -144,7 +141,8 @@ class Desk:
         watchdog goes once the quotes are pulled (it still beats while they are)."""
         try:
             await self.manager.shutdown(reason)
-            await self._stop_watchdog()
+            if self.watchdog is not None:
+                await self.watchdog.end()
         finally:
             await self.venue.close()
             self.journal.close()
@@ -152,19 +150,6 @@ class Desk:
                 await asyncio.to_thread(self.embedded.stop)
             if self._key_dir is not None:
                 self._key_dir.cleanup()
-
-    async def _stop_watchdog(self) -> None:
-        if self._beat is not None:
-            self._beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._beat
-            self._beat = None
-        if self.watchdog is not None:
-            await asyncio.to_thread(self.watchdog.stop)
-
-
-def default_watchdog_log() -> Path:
-    return Path(platformdirs.user_data_dir("desk")) / "watchdog.log"
 
 
 async def _embedded_keys(url: str, settings: DeskSettings, store: KeyStore
@@ -215,17 +200,15 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
             keys = KeyStore(settings.key_dir)
             secret = panic_secret = dog_secret = _stored_key(url, keys)
             session = os.environ.get("DESK_SESSION", "").strip() or None
-        dog = beat = None
+        dog = None
         if settings.watchdog:
             # an embedded venue dies with desk, and its quotes with it: the watchdog
             # gives up on it soon; a remote venue it tries for five minutes
             dog = Watchdog(Orders(url, dog_secret, settings.watchdog_timeout_s,
-                                  str(settings.watchdog_log or default_watchdog_log()),
+                                  str(settings.watchdog_log or default_log()),
                                   give_up_s=10.0 if embedded else 300.0))
-            dog.start()
+            dog.begin(min(0.5, settings.watchdog_timeout_s / 4))
             opened.append(dog)
-            beat = asyncio.get_running_loop().create_task(
-                dog.run(min(0.5, settings.watchdog_timeout_s / 4)), name="watchdog-beat")
         del dog_secret
         client = OcxClient(url, api_key=secret, config=settings.client)
         kill_switch = KillSwitch(partial(OcxClient, url, api_key=panic_secret,
@@ -253,14 +236,12 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
         if start:
             await manager.start_enabled()
         return Desk(manager, venue, journal, url, embedded, keys, kill_switch, session,
-                    kill_key_id, key_dir, dog, beat, dog_key_id)
+                    kill_key_id, key_dir, dog, dog_key_id)
     except BaseException:
         for thing in reversed(opened):
             with contextlib.suppress(Exception):
                 if isinstance(thing, Watchdog):  # nothing was quoted yet: a clean stop
-                    if beat is not None:
-                        beat.cancel()
-                    await asyncio.to_thread(thing.stop)
+                    await thing.end()
                 elif isinstance(thing, OcxVenue):
                     await thing.close()
                 elif isinstance(thing, Journal):

@@ -148,6 +148,12 @@ def main() -> int:
         return 0 if pulled else 1
 
 
+def default_log() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("desk")) / "watchdog.log"
+
+
 class Watchdog:
     """desk's end: start the process, beat, stop it cleanly."""
 
@@ -157,6 +163,7 @@ class Watchdog:
         self.beats = 0
         self.broken = False
         self.restarts = 0
+        self._beating: asyncio.Task | None = None
 
     def start(self) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -201,6 +208,21 @@ class Watchdog:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout)
+
+    def begin(self, beat_s: float) -> None:
+        """Start the process and the heartbeats, on the running (the engine's) loop."""
+        self.start()
+        self._beating = asyncio.get_running_loop().create_task(self.run(beat_s),
+                                                               name="watchdog-beat")
+
+    async def end(self) -> None:
+        """A clean exit: no more heartbeats, then "stop" (waited for off the loop)."""
+        if self._beating is not None:
+            self._beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beating
+            self._beating = None
+        await asyncio.to_thread(self.stop)
 
     async def run(self, beat_s: float) -> None:
         """Beat from the caller's event loop (the engine's): a wedged loop stops beating.

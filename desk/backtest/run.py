@@ -100,7 +100,7 @@ class _Tracker:
         if self.series is not None:
             self.series.t.append(round(t, 9))
         for s in self.strategies:
-            pnl = float(s.pnl.total(s.fair() or s.last_fair))
+            pnl = float(s.total_pnl())
             peak = self.peak[s.id] = max(self.peak[s.id], pnl)
             self.fall[s.id] = max(self.fall[s.id], peak - pnl)
             if self.series is not None:

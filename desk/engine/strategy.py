@@ -139,8 +139,15 @@ class Strategy:
     def fair(self) -> Decimal | None:
         return self.ctx.venue.reference(self.market_id).price()
 
+    def mark(self) -> Decimal | None:
+        """What the position is marked at: the fair value, or the last one quoted."""
+        return self.fair() or self.last_fair
+
+    def total_pnl(self) -> Decimal:
+        return self.pnl.total(self.mark())
+
     def metrics(self) -> Metrics:
-        mark = self.fair() or self.last_fair
+        mark = self.mark()
         return Metrics(
             total_pnl=_cents(self.pnl.total(mark)), daily_pnl=_cents(self.series.daily()),
             realized_pnl=_cents(self.pnl.realized),
@@ -240,8 +247,7 @@ class Strategy:
 
     def housekeeping(self) -> None:
         """Sample PnL; a pnl_update now and then while it moves."""
-        mark = self.fair() or self.last_fair
-        total = self.pnl.total(mark)
+        total = self.total_pnl()
         changed = total != self.series.last
         self.series.sample(self.ctx.clock.time(), total)
         if changed and (self.ctx.clock.monotonic() - self._last_pnl_event

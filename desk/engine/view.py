@@ -153,7 +153,7 @@ def _strategy_view(s: Strategy) -> StrategyView:
     return StrategyView(
         id=s.id, name=cfg.name, market_id=s.market_id, state=str(s.state), reason=s.reason,
         breaker=s.breaker, position=s.position, soft_limit=cfg.soft_position_limit,
-        max_position=cfg.max_position, fair=s.fair() or s.last_fair,
+        max_position=cfg.max_position, fair=s.mark(),
         spread_bps=float(ladder.spread_bps) if ladder is not None else None,
         skew_bps=float(ladder.skew_bps) if ladder is not None else None,
         metrics=s.metrics(), stats=s.quotes.stats(), config=cfg,

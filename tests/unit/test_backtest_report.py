@@ -121,10 +121,8 @@ def test_text_json_and_chart_show_the_same_figures():
 def test_the_tracker_measures_the_largest_fall_from_the_running_peak():
     path = iter([Decimal(v) for v in (0, 5, 2, 7, 1, 3)])
     current = {"pnl": Decimal(0)}
-    strategy = SimpleNamespace(
-        id="s1", config=SimpleNamespace(name="mm"), position=Decimal(0), last_fair=None,
-        fair=lambda: Decimal(100),
-        pnl=SimpleNamespace(total=lambda mark: current["pnl"]))
+    strategy = SimpleNamespace(id="s1", config=SimpleNamespace(name="mm"),
+                               position=Decimal(0), total_pnl=lambda: current["pnl"])
     tracker = _Tracker([strategy], keep_series=True)  # type: ignore[list-item]
     for t, value in enumerate(path):
         current["pnl"] = value
