@@ -406,13 +406,19 @@ async def open_keys(app: DeskApp, pilot: Any, listed: Any) -> KeysScreen:
     return keys
 
 
-async def test_keys_create_shows_the_secret_once_and_revoke(ready: EngineHost,
-                                                            reader: VenueReader) -> None:
-    host = ready
+def engine_key_of(host: EngineHost):  # noqa: ANN201
+    """The host's desk and the key its engine trades with."""
     desk = host.desk
     assert desk is not None
     engine_key = desk.keys.in_use(desk.url)
     assert engine_key is not None
+    return desk, engine_key
+
+
+async def test_keys_create_shows_the_secret_once_and_revoke(ready: EngineHost,
+                                                            reader: VenueReader) -> None:
+    host = ready
+    desk, engine_key = engine_key_of(host)
     app = DeskApp(host)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await started(app, pilot)
@@ -534,10 +540,7 @@ async def test_help_and_command_palette(ready: EngineHost, reader: VenueReader) 
 
 async def test_revoke_refusal_stays_in_the_keys_status_line(ready: EngineHost) -> None:
     host = ready
-    desk = host.desk
-    assert desk is not None
-    engine_key = desk.keys.in_use(desk.url)
-    assert engine_key is not None
+    desk, engine_key = engine_key_of(host)
     app = DeskApp(host)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await started(app, pilot)
