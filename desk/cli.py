@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desk import __version__
-from desk.store import redact
+from desk import __version__, logs
 
 if TYPE_CHECKING:
     from desk.settings import DeskSettings
@@ -121,13 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    redact.install()  # nothing secret-shaped reaches a log line
+    # redacted, and written by a thread of its own: a blocked stderr never stalls quoting
+    writer = logs.setup(logging.WARNING)
     from desk.settings import SettingsError, load_settings
 
     try:
-        settings = load_settings(args.config)
-    except SettingsError as err:
-        print(f"desk {args.command}: {err}", file=sys.stderr)
-        return 2
-    return args.func(args, settings)
+        try:
+            settings = load_settings(args.config)
+        except SettingsError as err:
+            print(f"desk {args.command}: {err}", file=sys.stderr)
+            return 2
+        return args.func(args, settings)
+    finally:
+        if writer is not None:
+            writer.stop()

@@ -134,8 +134,6 @@ class Guard:
             # a cycle that was already sending may land after that cancel: wait, pull again
             if self.drain is not None and await self.drain():
                 cancelled += await self._pull()
-            if self.pulled:  # the order path answers again; only new errors count
-                self.order_errors = 0
             if first:
                 self.bus.publish(EventType.CIRCUIT_BREAKER, None, reason=f"dead-man: {reason}",
                                  scope="desk", cancelled=len(cancelled))
@@ -149,6 +147,9 @@ class Guard:
                              message=f"dead-man cancel-all failed: {exc}"[:300])
             return []
         self.pulled = True
+        # the order path answers again: only new errors count (also when this pull is a
+        # retry from `check`, or the old count would hold the desk down for good)
+        self.order_errors = 0
         return cancelled
 
     def release(self) -> None:
