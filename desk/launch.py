@@ -54,7 +54,7 @@ class LaunchError(Exception):
 def launch_failure(err: BaseException) -> tuple[str, int] | None:
     """What to tell the operator when opening the desk failed, and the exit code; None
     for an error that is not a known way of failing to start (a bug: let it raise)."""
-    from desk.domain.errors import VenueCallError, VenueReject
+    from desk.domain.errors import TransportError, VenueCallError, VenueReject
     from desk.engine.errors import StrategyError
     from desk.store.journal import JournalError
     from desk.store.keys import KeyStoreError
@@ -65,6 +65,9 @@ def launch_failure(err: BaseException) -> tuple[str, int] | None:
         return str(err), 2
     if isinstance(err, VenueReject):
         return f"the venue refused: {err.code}: {err.message}", 1
+    if isinstance(err, TransportError) and err.kind != "connect":
+        # it answered, but not as the contract says (or not in time)
+        return f"the venue is not answering usably: {err}", 1
     if isinstance(err, VenueCallError):
         return f"cannot reach the venue: {err}", 1
     return None

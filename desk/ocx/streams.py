@@ -50,6 +50,11 @@ class StreamStoppedError(TransportError, RuntimeError):
     """A stream the venue refused for good before it was ever live."""
 
 
+class StreamNotLiveError(TransportError, TimeoutError):
+    """A stream that did not become live in time (the venue unreachable, or sending
+    what is not the contract's); `last_error` says what the last attempt ran into."""
+
+
 log = logging.getLogger("desk.ocx.streams")
 
 FATAL = (AuthError, ForbiddenError, NotFoundError, StreamRefused)
@@ -128,7 +133,18 @@ class SseStream:
             self._task = None
 
     async def wait_live(self, timeout: float = 5.0) -> None:
-        """Until the state is trusted (a snapshot has been applied)."""
+        """Until the state is trusted (a snapshot has been applied); StreamNotLiveError
+        after `timeout` s."""
+        try:
+            await self._wait_live(timeout)
+        except TimeoutError:
+            if self.folder.trusted:
+                return
+            raise StreamNotLiveError(
+                f"{self.name} not live within {timeout:g} s"
+                + (f" ({self.last_error})" if self.last_error else ""), "timeout") from None
+
+    async def _wait_live(self, timeout: float) -> None:
         async with asyncio.timeout(timeout):
             while True:
                 self.snapshots.clear()

@@ -94,3 +94,24 @@ def test_garbled_stream_messages_pull_the_quotes_and_desk_lives_on(broken, env, 
 
 def test_garbled_rest_answers_pull_the_quotes_and_desk_lives_on(broken, env, tmp_path):
     ride_out(tuple(REST_MODES), broken, env, tmp_path)
+
+
+@pytest.mark.parametrize(("mode", "names"), [
+    ("rest_not_json", "GET /perps/markets: a 200 with a body that is not the contract's"),
+    ("rest_html_502", "GET /perps/markets: HTTP 502"),
+    ("rest_bad_numbers", "first at 0.tickSize"),
+    ("sse_not_json", "not live within 10 s (bad message: "),
+])
+def test_garbage_from_the_start_is_one_clear_line_and_exit_1(broken, env, tmp_path, mode,
+                                                             names):
+    proxy, trader = broken
+    store_key(env, proxy.url, trader)
+    proxy.mode = mode
+    with desk_run(env, "run", "--venue-url", proxy.url,
+                  "--config", str(write_config(tmp_path, CONFIG))) as run:
+        out, err = run.proc.communicate(timeout=60)
+    assert run.proc.returncode == 1, err[-2000:]
+    assert "Traceback" not in err, err[-2000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("desk run: the venue is not answering usably: ") and names in last
+    assert out == "" and resting(str(trader.client.base_url), trader) == []
