@@ -176,6 +176,10 @@ def _stored_key(url: str, store: KeyStore) -> str:
         raise LaunchError(f"no API key in use for {url}: create one with "
                           f"`desk keys create --venue-url {url}` (or pick one with "
                           "`desk keys use`)")
+    if key.scope != "trade":
+        raise LaunchError(f"the key in use for {url} ({key.name}, {key.id}) is {key.scope}-"
+                          "scoped and desk trades: pick a trade key with `desk keys use` "
+                          f"(or create one with `desk keys create --venue-url {url}`)")
     return store.secret(key.id)
 
 

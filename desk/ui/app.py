@@ -3,10 +3,12 @@ lives in the screens and widgets, trading behind `desk.control.Backend`."""
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
@@ -16,6 +18,7 @@ from desk.control import Backend, ControlError
 from desk.engine.errors import StrategyError
 from desk.engine.manager import StrategyManager
 from desk.engine.view import StrategyView
+from desk.store.redact import redact
 from desk.ui.commands import DeskCommands
 from desk.ui.screens.detail import DetailScreen
 from desk.ui.screens.editor import EditorScreen
@@ -65,6 +68,14 @@ class DeskApp(App[None]):
         close = getattr(self.backend, "close_kill_switch", None)
         if close is not None:
             await close()
+
+    def _fatal_error(self) -> None:
+        """A crash report without locals, redacted. Textual's own prints every frame's
+        locals, and a key secret (a new key shown once, a client's header) can be one."""
+        self.bell()
+        report = redact("".join(traceback.format_exc()))
+        self._exit_renderables.append(Text(report))
+        self._close_messages_no_wait()
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:

@@ -27,7 +27,8 @@ Where each item of the issue is tested (this file unless a path is given):
       ::test_loose_secrets_file_is_refused_with_its_path_and_mode,
       ::test_group_readable_secrets_file_is_refused; tests/integration/test_cli_keys.py::
       test_create_shows_the_secret_once_and_stores_it_0600.
-(c) A read-scoped key cannot trade:
+(c) A read-scoped key cannot trade, and desk refuses one it knows is read-scoped:
+    - test_desk_run_refuses_a_read_key_before_it_calls_the_venue;
     - test_refused_read_key_calls_spend_no_rate_budget_and_no_use;
       test_desk_run_with_a_read_key_places_nothing_and_mints_no_session.
     - elsewhere: tests/integration/test_errors.py::
@@ -328,9 +329,24 @@ def test_refused_read_key_calls_spend_no_rate_budget_and_no_use(venue, trader: T
     assert len(resting(venue.url, trader)) == 2  # the trade key's two orders, nothing more
 
 
+def test_desk_run_refuses_a_read_key_before_it_calls_the_venue(env, venue, trader, tmp_path):
+    store_key(env, venue.url, trader.read_key_id, "read", trader.read_secret)
+    uses = key_uses(venue, trader.read_key_id)
+    with desk_run(env, "run", "--venue-url", venue.url, "--config",
+                  str(write_config(tmp_path, ONE_BTC))) as run:
+        out, err = run.proc.communicate(timeout=30)
+    assert run.proc.returncode == 2, err
+    assert "is read-scoped and desk trades: pick a trade key with `desk keys use`" in err
+    assert trader.read_key_id in err and "Traceback" not in err and out == ""
+    assert key_uses(venue, trader.read_key_id) == uses
+    leaked = leaks((out + err).encode(), trader.read_secret)
+    assert not leaked, "a secret reached stdout or stderr"
+
+
 def test_desk_run_with_a_read_key_places_nothing_and_mints_no_session(env, venue, trader,
                                                                        counterparty, tmp_path):
-    store_key(env, venue.url, trader.read_key_id, "read", trader.read_secret)
+    # stored as a trade key by mistake: the venue's refusal is the backstop
+    store_key(env, venue.url, trader.read_key_id, "trade", trader.read_secret)
     book_for(counterparty)  # a book to quote against
     sessions = session_count(venue)
     config = write_config(tmp_path, ONE_BTC)
