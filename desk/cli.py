@@ -30,6 +30,7 @@ def _venue(args: argparse.Namespace, settings: DeskSettings) -> int:
         config = settings.venue.model_validate({**settings.venue.model_dump(), **overrides})
         server = VenueServer(VenueRuntime(config), host=args.host, port=args.port,
                              allow_remote=args.allow_remote)
+        logs.cover("uvicorn", "uvicorn.error", "uvicorn.access")  # configured just now
     except (RemoteBindError, ValueError) as err:
         print(f"desk venue: {err}", file=sys.stderr)
         return 2

@@ -39,7 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _print(event: Event) -> None:
     with contextlib.suppress(BrokenPipeError):  # a gone reader must not stop the desk
-        print(json.dumps(event.to_json(), separators=(",", ":"), default=str), flush=True)
+        # events carry venue messages: mask anything secret-shaped, as in the logs
+        print(redact.redact(json.dumps(event.to_json(), separators=(",", ":"), default=str)),
+              flush=True)
 
 
 def run_command(args: argparse.Namespace, settings: DeskSettings) -> int:

@@ -94,3 +94,10 @@ def setup(level: int = logging.WARNING, stream: TextIO | None = None,
     redact.install()
     writer.thread.start()
     return writer
+
+
+def cover(*names: str) -> None:
+    """Mask secrets on loggers that do not propagate to the root (uvicorn configures its
+    own, with handlers of their own): on each logger and each of its handlers."""
+    for name in names:
+        redact.install(logging.getLogger(name))

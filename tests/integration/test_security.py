@@ -13,8 +13,11 @@ Where each item of the issue is tested (this file unless a path is given):
     - test_snapshots_screenshots_and_report_hold_no_secret.
     - crash reports: test_a_logged_crash_masks_secrets_in_causes_notes_and_groups,
       test_dead_stored_key_stops_desk_run_at_once (its traceback carries no secret),
-      test_a_malformed_session_token_is_not_echoed_on_the_error_line.
-    - elsewhere: tests/integration/test_ocx_secrets.py::
+      test_a_malformed_session_token_is_not_echoed_on_the_error_line,
+      test_desk_run_masks_secrets_in_the_events_it_prints.
+    - elsewhere: tests/ui/test_crash_report.py (the app's crash report: no locals,
+      redacted); tests/unit/test_logs.py (the log writer redacts before queueing;
+      uvicorn's own loggers are covered); tests/integration/test_ocx_secrets.py::
       test_no_secret_in_debug_logs_of_a_busy_and_failing_client; tests/unit/test_redact.py
       (message, %-args, traceback, headers); tests/integration/test_cli_run.py::
       test_the_watchdog_pulls_the_quotes_of_a_killed_desk (watchdog.log).
@@ -588,3 +591,18 @@ async def test_the_dev_session_route_is_refused_to_remote_clients():
     async with _asgi(app, "203.0.113.50") as stranger:
         r = await stranger.post("/auth/dev-session", json={"account": "desk"})
     assert r.status_code in (401, 403, 404)
+
+
+def test_desk_run_masks_secrets_in_the_events_it_prints(capsys):
+    from desk.cli_run import _print
+    from desk.engine.events import Event, EventType, Severity
+
+    secret = "ocx_sk_" + "Ev3nt" * 8
+    _print(Event(EventType.ERROR, "s1", 1, {"code": "VALIDATION",
+                                            "message": f"bad x-api-key: {secret}"},
+                 Severity.ERROR))
+    out = capsys.readouterr().out
+    leaked = secret[7:] in out
+    assert not leaked, "a secret reached desk run's stdout"
+    event = json.loads(out)
+    assert event["message"] == "bad x-api-key: ***" and event["code"] == "VALIDATION"

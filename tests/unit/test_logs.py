@@ -123,3 +123,20 @@ def test_stop_gives_up_on_a_stream_that_stays_blocked(bare_root):
                      daemon=True).start()
     assert stopped.wait(10), "stop() waited for a blocked stream"
     stream.open.set()
+
+
+def test_uvicorn_loggers_are_covered_once_configured(capsys):
+    from desk.venue.server import VenueServer
+
+    VenueServer()               # its uvicorn.Config sets up uvicorn's loggers (stderr)
+    logs.cover("uvicorn", "uvicorn.error", "uvicorn.access")
+    uv = logging.getLogger("uvicorn")     # its own handler, not the root's
+    assert uv.handlers and not uv.propagate
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).error("a request with Bearer %s and key %s",
+                                      "ocx_sess_" + "x" * 30, SECRET)
+    err, out = capsys.readouterr()
+    text = err + out
+    leaked = SECRET[7:] in text or "x" * 30 in text
+    assert not leaked, "a secret passed through uvicorn's handlers"
+    assert text.count("Bearer *** and key ocx_sk_***") == 2
