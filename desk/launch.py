@@ -233,6 +233,8 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
         rng = random.Random(seed) if seed is not None else None
         manager = StrategyManager(venue, rng=rng, journal=journal, store=store,
                                   engine=settings.engine)
+        # a quote's resend must not land after the dead-man switch's cancel-all
+        client.may_quote = lambda: manager.guard.quoting_allowed
         if on_event is not None:
             manager.subscribe_events(on_event)
         await manager.open()

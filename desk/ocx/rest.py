@@ -97,6 +97,9 @@ class OcxClient:
         self.new_coid = new_coid
         self.rate = RateLimitState()
         self.retries = 0  # resends made, for health and tests
+        # asked before each resend of a quote: once the owner stands down (its dead-man
+        # switch tripped), a resend would land quotes after its cancel-all
+        self.may_quote: Callable[[], bool] = lambda: True
         self.http = httpx.AsyncClient(
             base_url=self.base_url, transport=transport,
             timeout=httpx.Timeout(connect=cfg.connect_timeout_s, read=cfg.read_timeout_s,
@@ -146,8 +149,10 @@ class OcxClient:
 
     async def _send(self, method: str, path: str, call: Call, auth: httpx.Auth | None,
                     parse: Callable[[httpx.Response], T], body: Any = None,
-                    params: dict[str, Any] | None = None, order_path: bool = False) -> T:
-        """Send, map errors, validate the body (`parse`), and retry what is safe to retry."""
+                    params: dict[str, Any] | None = None, order_path: bool = False,
+                    quotes: bool = False) -> T:
+        """Send, map errors, validate the body (`parse`), and retry what is safe to retry
+        (`quotes`: only while `may_quote()` says so)."""
         cfg = self.config
         attempt = 0
         waited = 0.0
@@ -179,7 +184,8 @@ class OcxClient:
                     err = error_from_response(response, f"{method} {path}")
             if isinstance(err, RateLimitedError):
                 self.rate.limited_for(err.retry_after_s, self.monotonic())
-            if attempt >= cfg.max_attempts or not _may_retry(err, call):
+            if (attempt >= cfg.max_attempts or not _may_retry(err, call)
+                    or (quotes and not self.may_quote())):
                 err.attempts = attempt
                 raise err
             delay = full_jitter(attempt, cfg.backoff_base_s, cfg.backoff_cap_s, self.rng)
@@ -188,15 +194,19 @@ class OcxClient:
                 if waited + delay > cfg.max_rate_wait_s:
                     raise err
             waited += delay
-            self.retries += 1
             await self.sleep(delay)
+            if quotes and not self.may_quote():  # stood down while waiting: no resend
+                err.attempts = attempt
+                raise err
+            self.retries += 1
 
     async def _model(self, model: type[M], method: str, path: str, call: Call,
                      auth: httpx.Auth | None, body: Any = None,
-                     params: dict[str, Any] | None = None, order_path: bool = False) -> M:
+                     params: dict[str, Any] | None = None, order_path: bool = False,
+                     quotes: bool = False) -> M:
         return await self._send(method, path, call, auth,
                                 lambda resp: model.model_validate_json(resp.content),
-                                body, params, order_path)
+                                body, params, order_path, quotes)
 
     async def _rows(self, adapter: TypeAdapter, path: str, params: dict[str, Any] | None = None,
                     auth: httpx.Auth | None = None) -> list:
@@ -305,10 +315,12 @@ class OcxClient:
     async def bulk_quote(self, market_id: str, quote_id: str, levels: Sequence[r.QuoteLevel],
                          cancel_all: bool = True) -> r.BulkResult:
         """Post-only quote levels each with a clientOrderId: a replay replaces (cancelAll)
-        or is refused level by level (duplicates), so it is retried like a read."""
+        or is refused level by level (duplicates), so it is retried like a read, while
+        `may_quote()` allows."""
         out = await self._model(w.BulkResultW, "POST", "/perps/quotes/bulk", Call.IDEMPOTENT,
                                 self.key_auth, _bulk_body(market_id, quote_id, levels,
-                                                          cancel_all), order_path=True)
+                                                          cancel_all), order_path=True,
+                                quotes=True)
         return out.to_domain()
 
     async def cancel_all(self, market_id: str | None = None,

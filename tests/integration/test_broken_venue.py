@@ -25,6 +25,8 @@ from tests.integration.test_cli_run import desk_run, resting, store_key, write_c
 
 CONFIG = """
 reference = "mid"
+[client]
+reconnect_cap_s = 1.0   # back on its feet within a second of the garbage ending
 [[strategies]]
 name = "BTC test"
 market_id = "BTC-PERP"
@@ -37,7 +39,7 @@ pause_on_error = false
 # pause_on_error off: garbled order answers then trip the dead-man switch alone, which
 # re-arms by itself once the venue makes sense; with it on (the default) the strategy
 # also pauses and waits for the operator (tests/integration/test_engine_safety.py).
-GARBAGE_S = 3.0       # how long the garbage lasts after the book is empty
+GARBAGE_S = 2.0       # how long the garbage lasts after the book is empty
 
 
 @pytest.fixture

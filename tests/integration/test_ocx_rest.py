@@ -907,6 +907,33 @@ async def test_error_burst_retries_reads_and_idempotent_calls_with_backoff(venue
     await assert_view_consistent(c, {"eb-b": 1, "eb-s": 1, "eb-o": 1})
 
 
+@pytest.mark.parametrize("closes", ["before", "during"])
+async def test_a_closed_quote_gate_stops_the_resends_of_a_bulk_quote(venue, desk, connect,
+                                                                     closes):
+    admin = connect(venue.url, session=desk.session)
+    fake = FakeTime()
+    c = connect(venue.url, desk.trade_secret, **kw_time(fake), rng=random.Random(5))
+    gate = {"open": closes == "during"}
+    c.may_quote = lambda: gate["open"]
+    if closes == "during":  # the owner stands down while the client waits to resend
+        sleep = fake.sleep
+
+        async def closing(s: float) -> None:
+            gate["open"] = False
+            await sleep(s)
+        c.sleep = closing
+    await admin.inject_fault("error_burst", count=2)
+    with pytest.raises(TransportError) as info:
+        await c.bulk_quote(BTC, "g", [level("buy", "63000", "0.1", "g-b")])
+    assert (info.value.kind, info.value.status) == ("server", 503)
+    assert getattr(info.value, "attempts", None) == 1 and c.retries == 0
+    assert (await faults(admin))["errorBurstLeft"] == 1     # one attempt, no resend
+    assert len(fake.sleeps) == (1 if closes == "during" else 0)
+    c.may_quote = lambda: True                               # open: resent as before
+    out = await c.bulk_quote(BTC, "g", [level("buy", "63000", "0.1", "g-b")])
+    assert len(out.accepted) == 1 and c.retries == 1
+
+
 async def test_error_burst_close_position_is_not_retried(venue, desk, other, connect):
     admin = connect(venue.url, session=desk.session)
     fake = FakeTime()
