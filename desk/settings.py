@@ -92,3 +92,5 @@ def load_settings(path: Path | None = None) -> DeskSettings:
         raise SettingsError(f"invalid settings in {path}: {problems}") from None
     except (OSError, ValueError) as err:
         raise SettingsError(f"cannot read settings {path}: {err}") from None
+    except RecursionError:
+        raise SettingsError(f"cannot read settings {path}: values nested too deeply") from None

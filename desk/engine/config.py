@@ -55,6 +55,37 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
+DIGITS = 15  # a number may have at most this many digits before the point, and after
+
+
+def _as_decimal(v: Any) -> Decimal | None:
+    """`v` as a number to range-check, without arithmetic on its size; None if it is not
+    a number (pydantic's own checks then say what is wrong)."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return D(10) ** 40 if v.bit_length() > 128 else D(v)
+    if isinstance(v, Decimal):
+        return v
+    if isinstance(v, float):
+        return None if v != v or v in (float("inf"), float("-inf")) else D(repr(v))
+    if isinstance(v, str):
+        try:
+            return D(v.strip())
+        except ArithmeticError:
+            return None
+    return None
+
+
+class InputError(ValueError):
+    """A refusal from a whole-model check that belongs to one input (`asset`, which is
+    not a field of its own)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 def _need(info: ValidationInfo, *names: str) -> list[Any] | None:
     """The already-validated values of `names`, or None if one of them failed."""
     if any(n not in info.data for n in names):
@@ -155,10 +186,27 @@ class StrategyConfig(BaseModel):
         if isinstance(data, dict) and "asset" in data:
             data = dict(data)
             asset = data.pop("asset")
-            if "market_id" not in data and isinstance(asset, str):
+            if not isinstance(asset, str):
+                raise InputError("asset", "must be text such as BTC or BTC-PERP, got "
+                                 f"{type(asset).__name__}")
+            if "market_id" not in data:
                 asset = asset.strip().upper()
                 data["market_id"] = asset if "-" in asset else f"{asset}-PERP"
         return data
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _in_range(cls, v: Any, info: ValidationInfo) -> Any:
+        """A number with more than DIGITS digits before or after the point is refused
+        before any arithmetic: a huge exponent would overflow the decimal context, or
+        take seconds to work out exactly, and no parameter needs one."""
+        if cls.model_fields[info.field_name or ""].annotation not in (Decimal, float, int):
+            return v
+        d = _as_decimal(v)
+        if d is not None and d.is_finite() and d != 0 and not -DIGITS <= d.adjusted() < DIGITS:
+            raise ValueError(f"out of range: at most {DIGITS} digits before the point and "
+                             f"{DIGITS} after")
+        return v
 
     @field_validator("max_spread_bps")
     @classmethod
@@ -227,7 +275,9 @@ def errors_by_field(err: ValidationError) -> dict[str, str]:
     """`{field: message}` from a validation error, first message per field."""
     out: dict[str, str] = {}
     for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "strategy"
+        cause = e.get("ctx", {}).get("error")
+        field = (cause.field if isinstance(cause, InputError) else
+                 ".".join(str(p) for p in e["loc"]) or "strategy")
         msg = e["msg"].removeprefix("Value error, ")
         out.setdefault(field, msg)
     return out

@@ -218,16 +218,24 @@ class StrategyManager:
         self.strategies[sid] = s
         return s
 
-    def _persist(self) -> None:
-        if self.store is not None:
-            self.store.save([{"id": s.id, **s.config.to_toml_dict()}
-                             for s in self.strategies.values()])
+    def _persist(self, configs: dict[str, StrategyConfig]) -> None:
+        """Save the strategies' configs as they are about to become. Saved first, applied
+        after: a store that fails leaves memory and file as they were."""
+        if self.store is None:
+            return
+        try:
+            self.store.save([{"id": sid, **c.to_toml_dict()} for sid, c in configs.items()])
+        except Exception as err:  # the store's own error type lives outside the engine
+            raise StrategyError(f"not saved, so not applied: {err}") from err
+
+    def _configs(self) -> dict[str, StrategyConfig]:
+        return {sid: s.config for sid, s in self.strategies.items()}
 
     def create(self, **params: Any) -> StrategyInfo:
         config = self._validate(params, None)
-        s = self._add(self.ctx.ids.strategy(), config)
-        self._persist()
-        return self.info(s)
+        sid = self.ctx.ids.strategy()
+        self._persist({**self._configs(), sid: config})
+        return self.info(self._add(sid, config))
 
     def info(self, s: Strategy) -> StrategyInfo:
         return StrategyInfo(s.id, s.config, s.state, s.reason, s.breaker, s.position,
@@ -251,20 +259,23 @@ class StrategyManager:
         """Validate and apply new parameters; a running strategy uses them on its next
         cycle. Nothing changes if any value is bad."""
         s = self._strategy(strategy_id)
-        config = self._validate({**s.config.model_dump(), **changes}, s.id)
+        merged = {**s.config.model_dump(), **changes}
+        if "asset" in changes and "market_id" not in changes:
+            del merged["market_id"]  # the new asset names the market
+        config = self._validate(merged, s.id)
         if config.market_id != s.market_id and s.state in (State.RUNNING, State.HALTED):
             raise StrategyConfigError("market_id: stop the strategy before moving it to "
                                       "another market", {"market_id": "stop it first"})
+        self._persist({**self._configs(), s.id: config})
         s.update(config)
-        self._persist()
         return self.info(s)
 
     async def remove(self, strategy_id: str) -> None:
         s = self._strategy(strategy_id)
         if s.state not in (State.CREATED, State.STOPPED):
             raise StrategyError(f"strategy {s.config.name!r} is {s.state}: stop it first")
+        self._persist({i: c for i, c in self._configs().items() if i != strategy_id})
         del self.strategies[strategy_id]
-        self._persist()
 
     # --- start / pause / resume / stop ---------------------------------------------------
 

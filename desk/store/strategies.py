@@ -47,6 +47,9 @@ class TomlStrategyStore:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise StrategyStoreError(f"{self.path}: invalid TOML: {e}") from None
+        except RecursionError:
+            raise StrategyStoreError(f"{self.path}: invalid TOML: values nested too "
+                                     "deeply") from None
         strategies = data.get("strategies", [])
         if set(data) - {"strategies"} or not isinstance(strategies, list):
             raise StrategyStoreError(f"{self.path}: expected only an array of [[strategies]] "

@@ -187,6 +187,7 @@ class EditorScreen(Screen[bool]):
                 line.update(message)
                 line.display = True
                 self.query_one(f"#f-{name}").add_class("-invalid")
+                self.errors[name] = message  # so the next edit repaints (clears) it
         self.query_one("#editor-summary", Static).update(
             "refused: " + "; ".join(f"{k}: {v}" for k, v in fields.items()))
 

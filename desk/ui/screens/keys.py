@@ -55,6 +55,9 @@ class KeyRequest:
     expires_in_days: int | None
 
 
+MAX_IPS, MAX_IP_CHARS = 32, 64
+
+
 def parse_key_request(name: str, scope: str, ips: str, days: str
                       ) -> tuple[KeyRequest | None, dict[str, str]]:
     errors: dict[str, str] = {}
@@ -66,7 +69,13 @@ def parse_key_request(name: str, scope: str, ips: str, days: str
     if scope not in ("read", "trade"):
         errors["scope"] = "scope: read or trade"
     allowed = [p.strip() for p in ips.split(",") if p.strip()]
+    if len(allowed) > MAX_IPS:  # the embedded venue's limits (the contract sets none)
+        errors["allowed_ips"] = f"allowed IPs: at most {MAX_IPS}, got {len(allowed)}"
     for ip in allowed:
+        if len(ip) > MAX_IP_CHARS:
+            errors["allowed_ips"] = (f"allowed IPs: {ip[:20]!r}... is longer than "
+                                     f"{MAX_IP_CHARS} characters")
+            break
         try:
             ipaddress.ip_network(ip, strict=False)
         except ValueError:
