@@ -170,6 +170,7 @@ class StrategyManager:
     async def shutdown(self, reason: str = "shutdown") -> None:
         """Pull every quote (unscoped cancel-all first), then stop every loop."""
         await self.guard.trip(reason, hold=True)
+        await self._settle()
         for s in self.strategies.values():
             if s.state is State.RUNNING:
                 s.state = State.STOPPED
@@ -185,6 +186,21 @@ class StrategyManager:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._housekeeper
             self._housekeeper = None
+
+    async def _settle(self, timeout_s: float = 2.0) -> None:
+        """After a confirmed cancel-all, wait (up to `timeout_s`) for the fill stream to
+        show every order closed: it reports in order, so every fill from before the
+        cancel has then been booked and journaled, and an exit loses none."""
+        if not self.guard.pulled:
+            return
+        deadline = self.clock.monotonic() + timeout_s
+        while self.clock.monotonic() < deadline:
+            account = self.venue.account()
+            if account.trusted and not account.orders:
+                return
+            await self.clock.sleep(0.02)
+        log.warning("exit: the fill stream still shows open orders after %.1f s; fills "
+                    "from the last moments may be missing from the journal", timeout_s)
 
     # --- create / read / update -----------------------------------------------------------
 

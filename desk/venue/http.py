@@ -447,6 +447,16 @@ def _sim_routes(app: FastAPI) -> None:
     async def sim_state(rt: Runtime, account: Session) -> JSON:
         return JSON(rt.state())
 
+    @app.get("/sim/fills", responses={200: {"model": list[dict[str, Any]]}, **ERRORS})
+    async def sim_fills(rt: Runtime, account: Session,
+                        since_ms: Annotated[int, Query(alias="sinceMs", ge=0)] = 0) -> JSON:
+        """The session account's last fills (up to 20,000), oldest first: what a test
+        checks a journal against, since the contract has no fills endpoint."""
+        acct = rt.exchange.accounts.get(account)
+        fills = [] if acct is None else [f for f in acct.recent_fills
+                                         if f.created_at >= since_ms]
+        return JSON([views.fill_view(f) for f in fills])
+
     @app.post("/sim/faults", responses={200: {"model": dict[str, Any]}, **ERRORS})
     async def sim_faults(rt: Runtime, account: Session, body: s.FaultIn) -> JSON:
         return JSON(rt.inject(body))

@@ -278,3 +278,24 @@ def test_margin_squeeze_raises_initial_margin(client, trader):
     assert wait_until(lambda: _market(client, market)["initialMarginRate"] == "0.05", timeout=3)
     r = trader.post("/perps/orders", order)
     assert r.status_code == 200, r.text
+
+
+# --- [embedded only] GET /sim/fills: the ground truth a journal is checked against ---------
+
+def test_sim_fills_lists_the_session_accounts_fills_only(client, trader, counterparty):
+    assert_error(client.get("/sim/fills", headers=trader.trade), 401, "UNAUTHENTICATED")
+    assert ok(client.get("/sim/fills", headers=trader.bearer)) == []
+    ok(trader.post("/perps/orders", limit_order("buy", "64000", "1")))
+    ok(counterparty.post("/perps/orders", {"marketId": BTC, "type": "market",
+                                           "side": "sell", "quantity": "0.4"}))
+    ok(counterparty.post("/perps/orders", {"marketId": BTC, "type": "market",
+                                           "side": "sell", "quantity": "0.1"}))
+    mine = ok(client.get("/sim/fills", headers=trader.bearer))
+    assert [(f["side"], f["quantity"], f["liquidity"]) for f in mine] == [
+        ("buy", "0.4", "maker"), ("buy", "0.1", "maker")]
+    theirs = ok(client.get("/sim/fills", headers=counterparty.bearer))
+    assert {f["fillId"] for f in theirs}.isdisjoint(f["fillId"] for f in mine)
+    later = ok(client.get("/sim/fills", params={"sinceMs": mine[1]["createdAt"]},
+                          headers=trader.bearer))
+    assert mine[1] in later and all(f["createdAt"] >= mine[1]["createdAt"] for f in later)
+    field_errors(client.get("/sim/fills", params={"sinceMs": -1}, headers=trader.bearer))

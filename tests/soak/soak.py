@@ -11,8 +11,11 @@ After each one the soak checks, through its own read key:
   killed), the venue's open orders reach zero, and nothing rests again until desk says
   it re-armed; the time to zero is kept per fault kind;
 - recovery: desk quotes again (a `quote_sent` after the fault ended);
-- nothing lost or doubled: per market, the fills in desk's journal since the venue
-  started add up to the position the venue holds;
+- nothing lost or doubled: per market, the position desk reloaded at start plus the
+  fills and reconciliations it journaled add up to the position the venue holds, and
+  every journaled fill is one the venue made (`/sim/fills`, the embedded venue's test
+  surface); a SIGKILLed desk is excused only the fills its stream could not have
+  delivered before it died (from one batch before the kill to the watchdog's cancel);
 - no leak: desk's open file descriptors and RSS at the end of each desk lifetime
   against its first minute.
 
@@ -50,6 +53,7 @@ VENUE_FAULTS = ("freeze_index", "drop_streams", "seq_gap", "stop_heartbeats", "r
                 "error_burst", "latency", "halt_market", "margin_squeeze")
 PROCESS_FAULTS = ("venue_restart", "desk_sigkill", "desk_sigterm")
 MARKETS = ("BTC-PERP", "ETH-PERP", "SOL-PERP")
+KILL_GRACE_MS = 1000  # a private-stream batch (250 ms) and its way to desk, with margin
 
 
 # --- the venue -------------------------------------------------------------------------------
@@ -106,6 +110,13 @@ class Venue:
 
     def resting(self) -> int:
         return len(self.get("/perps/orders"))
+
+    def fills(self, since_ms: int) -> list[dict[str, Any]]:
+        """The account's fills since then (the embedded venue's `/sim/fills`)."""
+        r = httpx.get(f"{self.url}/sim/fills", params={"sinceMs": since_ms}, timeout=5,
+                      headers={"Authorization": f"Bearer {self.session}"})
+        r.raise_for_status()
+        return r.json()
 
     def fault(self, **body: Any) -> None:
         r = httpx.post(f"{self.url}/sim/faults", json=body, timeout=5,
@@ -196,6 +207,14 @@ class Desk:
             return None
         return fds, rss
 
+    def journaled_fill_ids(self) -> set[str]:
+        path = self.home / "journal.sqlite3"
+        if not path.exists():
+            return set()
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            return {fid for (fid,) in db.execute(
+                "SELECT fill_id FROM fills WHERE recorded_at >= ?", (self.started_ms,))}
+
     def booked_positions(self) -> dict[str, Decimal]:
         """Per market, what this desk lifetime's journal accounts for: the position it
         reloaded at start, plus every fill it journaled, plus every reconciliation it
@@ -272,15 +291,33 @@ class Soak:
             time.sleep(0.02)
         return None
 
-    def check_books(self, kind: str, settle_s: float = 10.0) -> None:
+    def check_books(self, kind: str, settle_s: float = 10.0,
+                    killed_ms: int | None = None) -> None:
         """What desk's journal accounts for == the positions the venue holds, once desk
         has caught up (fills in flight, or a stream outage not yet reconciled: desk
-        reconciles when its switch re-arms); an anomaly only if it never does."""
+        reconciles when its switch re-arms); an anomaly only if it never does. Every
+        journaled fill is one the venue made (`/sim/fills`: nothing invented).
+
+        A desk killed with SIGKILL (at `killed_ms`) cannot journal the fills its stream
+        had not delivered yet: fills the venue made from one stream batch before the
+        kill (KILL_GRACE_MS) until the watchdog's cancel are counted in, and only those."""
+        journaled = self.desk.journaled_fill_ids()  # read first: the venue's is a superset
+        invented = journaled - {f["fillId"] for f in self.venue.fills(self.desk.started_ms)}
+        if invented:
+            self.anomaly(kind, f"{len(invented)} journaled fill(s) the venue never made")
         deadline = time.monotonic() + settle_s
         while True:
             held = {p["marketId"]: Decimal(p["quantity"]) * (1 if p["side"] == "long" else -1)
                     for p in self.venue.get("/perps/positions")}
             booked = self.desk.booked_positions()
+            journaled = self.desk.journaled_fill_ids()
+            made = self.venue.fills(self.desk.started_ms)
+            if killed_ms is not None:
+                for f in made:
+                    if f["fillId"] not in journaled and \
+                            f["createdAt"] >= killed_ms - KILL_GRACE_MS:
+                        q = Decimal(f["quantity"])
+                        booked[f["marketId"]] += q if f["side"] == "buy" else -q
             off = [m for m in MARKETS if held.get(m, Decimal(0)) != booked.get(m, Decimal(0))]
             if not off:
                 return
@@ -360,6 +397,7 @@ class Soak:
         sig = signal.SIGKILL if kind == "desk_sigkill" else signal.SIGTERM
         self.check_usage(kind)
         injected = time.monotonic()
+        killed_ms = int(time.time() * 1000) if sig is signal.SIGKILL else None
         code = self.desk.stop(sig)
         if sig is signal.SIGTERM and code != 0:
             self.anomaly(kind, f"desk exited {code} on SIGTERM")
@@ -369,7 +407,7 @@ class Soak:
         else:
             row = self.rows[kind]
             row.worst_zero_ms = max(row.worst_zero_ms, (time.monotonic() - injected) * 1000)
-        self.check_books(kind)
+        self.check_books(kind, killed_ms=killed_ms)
         restarted = time.monotonic()
         self.desk.start(self.venue)
         if not self.wait_quoting(restarted, 45):
