@@ -196,8 +196,8 @@ class StrategyManager:
         deadline = self.clock.monotonic() + timeout_s
         while self.clock.monotonic() < deadline:
             account = self.venue.account()
-            if account.trusted and not account.orders:
-                return
+            if not account.trusted or not account.orders:
+                return  # caught up (or down: a fresh snapshot would not replay fills)
             await self.clock.sleep(0.02)
         log.warning("exit: the fill stream still shows open orders after %.1f s; fills "
                     "from the last moments may be missing from the journal", timeout_s)
