@@ -448,10 +448,16 @@ def _sim_routes(app: FastAPI) -> None:
         return JSON(rt.state())
 
     @app.get("/sim/fills", responses={200: {"model": list[dict[str, Any]]}, **ERRORS})
-    async def sim_fills(rt: Runtime, account: Session,
+    async def sim_fills(rt: Runtime, account: Session, request: Request,
                         since_ms: Annotated[int, Query(alias="sinceMs", ge=0)] = 0) -> JSON:
         """The session account's last fills (up to 20,000), oldest first: what a test
-        checks a journal against, since the contract has no fills endpoint."""
+        checks a journal against, since the contract has no fills endpoint. A query it
+        does not know is refused (a typo must not silently return everything)."""
+        unknown = sorted(set(request.query_params) - {"sinceMs"})
+        if unknown:
+            raise RequestValidationError([{"loc": ("query", name), "type": "extra_forbidden",
+                                           "msg": "unknown query parameter"}
+                                          for name in unknown])
         acct = rt.exchange.accounts.get(account)
         fills = [] if acct is None else [f for f in acct.recent_fills
                                          if f.created_at >= since_ms]

@@ -299,3 +299,5 @@ def test_sim_fills_lists_the_session_accounts_fills_only(client, trader, counter
                           headers=trader.bearer))
     assert mine[1] in later and all(f["createdAt"] >= mine[1]["createdAt"] for f in later)
     field_errors(client.get("/sim/fills", params={"sinceMs": -1}, headers=trader.bearer))
+    typo = field_errors(client.get("/sim/fills", params={"since": 5}, headers=trader.bearer))
+    assert list(typo) == ["since"]
