@@ -1,7 +1,8 @@
-"""Shared test helpers: a manual clock and a client for a venue on loopback."""
+"""Shared test helpers: manual clocks and a client for a venue on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,24 @@ class ManualClock:
     def advance(self, ms: int) -> int:
         self.ms += ms
         return self.ms
+
+
+class StepClock:
+    """The engine's `Clock` for unit tests: sleeping moves time on at once (then lets
+    the loop turn once, so other tasks run as they would)."""
+
+    def __init__(self, start_s: float = 1_000.0):
+        self.t = start_s
+
+    def time(self) -> float:
+        return self.t
+
+    def monotonic(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += seconds
+        await asyncio.sleep(0)
 
 
 @dataclass(repr=False)

@@ -11,20 +11,7 @@ from desk.domain.records import FeedState, Health
 from desk.engine.config import EngineConfig
 from desk.engine.events import EventBus, EventType
 from desk.engine.guard import FILL_STREAM, Guard
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_000.0
-
-    def time(self) -> float:
-        return self.t
-
-    def monotonic(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += seconds
+from tests.helpers import StepClock
 
 
 @dataclass
@@ -70,7 +57,7 @@ class Venue:
 
 
 def make(venue: Venue) -> tuple[Guard, EventBus]:
-    clock = Clock()
+    clock = StepClock()
     bus = EventBus(lambda: int(clock.t * 1000))
     guard = Guard(venue, clock, bus, EngineConfig(), watched=lambda: [("BTC-PERP", 5_000)])
     return guard, bus

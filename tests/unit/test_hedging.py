@@ -16,23 +16,9 @@ from desk.engine.hedging import Hedge, hedge_plan, twap_children
 from desk.engine.ids import Ids
 from desk.engine.pricing import Rules
 from desk.engine.strategy import Context, Strategy
+from tests.helpers import StepClock
 
 BTC = Rules(D("0.1"), D("0.001"), D("0.001"))
-
-
-class VirtualClock:
-    def __init__(self) -> None:
-        self.t = 1_000.0
-
-    def time(self) -> float:
-        return self.t
-
-    def monotonic(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += seconds
-        await asyncio.sleep(0)
 
 
 class ScriptedVenue:
@@ -42,7 +28,7 @@ class ScriptedVenue:
         self.box = strategy_box
         self.orders: list[tuple[float, OrderRequest]] = []
         self.volumes = list(volumes or [])
-        self.clock: VirtualClock | None = None
+        self.clock: StepClock | None = None
 
     async def place_order(self, req: OrderRequest) -> Order:
         self.orders.append((self.clock.t, req))
@@ -61,7 +47,7 @@ def make(position: str, volumes: list[str] | None = None, **params) -> tuple[Str
                                                                              list]:
     box: list[Strategy] = []
     venue = ScriptedVenue(box, [D(v) for v in volumes or []])
-    clock = VirtualClock()
+    clock = StepClock()
     venue.clock = clock
     events: list = []
     bus = EventBus(lambda: int(clock.t * 1000))
