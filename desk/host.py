@@ -18,9 +18,8 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from desk import quick_backtest
 from desk.control import ControlError, KeyRow, NewKey, PanicReport, QuickBacktest
 from desk.domain.errors import VenueCallError, VenueReject
 from desk.engine.manager import StrategyManager
@@ -31,6 +30,10 @@ from desk.settings import DeskSettings
 from desk.store.keys import KeyStoreError
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from desk.venue.config import MarketConfig
+
 T = TypeVar("T")
 TRIM_EVERY_S = 60.0
 
@@ -274,6 +277,8 @@ class EngineHost:
         if desk.embedded is None or all(m.market_id != market_id
                                         for m in self.settings.venue.markets):
             market = await self.control(lambda m: _live_market(m, market_id))
+        from desk import quick_backtest  # the backtest package: loaded when first used
+
         config = quick_backtest.build(params, self.settings.venue, self.settings.engine,
                                       market)
         return await quick_backtest.run(config)
@@ -294,9 +299,10 @@ class EngineHost:
         return self.desk, self._loop
 
 
-async def _live_market(manager: StrategyManager, market_id: str
-                       ) -> quick_backtest.MarketConfig | None:
+async def _live_market(manager: StrategyManager, market_id: str) -> MarketConfig | None:
     """A simulated market shaped like a live one the settings do not describe."""
+    from desk import quick_backtest
+
     rules = manager.ctx.rules.get(market_id)
     if rules is None:
         return None

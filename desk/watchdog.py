@@ -160,7 +160,6 @@ class Watchdog:
     def __init__(self, orders: Orders):
         self.orders = orders
         self.proc: subprocess.Popen[bytes] | None = None
-        self.beats = 0
         self.broken = False
         self.restarts = 0
         self._beating: asyncio.Task | None = None
@@ -188,7 +187,6 @@ class Watchdog:
 
     def beat(self) -> None:
         self._send(BEAT)
-        self.beats += 1
 
     @property
     def alive(self) -> bool:

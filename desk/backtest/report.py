@@ -114,7 +114,7 @@ def table_rows(report: Report) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def render_text(report: Report, width: int = 100) -> str:
+def render_text(report: Report) -> str:
     """The report as plain text: the table, the dead-man line, the figures of the batch."""
     rows = table_rows(report)
     heads = ("strategy", "statistic", "mean", "std")

@@ -66,8 +66,6 @@ class Account:
     client_ids: dict[str, str] = field(default_factory=dict)  # live clientOrderId -> order id
     reduce_only_ids: set[str] = field(default_factory=set)  # live reduce-only orders
     closed_orders: deque = field(default_factory=lambda: deque(maxlen=1000))
-    # the last fills, for `/sim/fills` (a test surface: the contract has no fills endpoint)
-    recent_fills: deque = field(default_factory=lambda: deque(maxlen=20_000))
     fees_paid: Decimal = ZERO
     volume: deque = field(default_factory=deque)  # [day index, notional] of the last 30 days
     volume_sum: Decimal = ZERO  # the sum of `volume`

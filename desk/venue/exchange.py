@@ -386,8 +386,6 @@ class Exchange:
         fill = Fill(self.new_id(), order.order_id, order.client_order_id, order.quote_id,
                     m.market_id, acct.account_id, order.side, price, quantity, liquidity, fee, now)
         self.counters["fills"] += 1
-        if not acct.unlimited:
-            acct.recent_fills.append(fill)
         self._emit(acct.account_id, "fill", fill)
         self._emit(acct.account_id, "position", m.market_id)
         if resting:

@@ -458,9 +458,7 @@ def _sim_routes(app: FastAPI) -> None:
             raise RequestValidationError([{"loc": ("query", name), "type": "extra_forbidden",
                                            "msg": "unknown query parameter"}
                                           for name in unknown])
-        acct = rt.exchange.accounts.get(account)
-        fills = [] if acct is None else [f for f in acct.recent_fills
-                                         if f.created_at >= since_ms]
+        fills = [f for f in rt.fills.get(account, ()) if f.created_at >= since_ms]
         return JSON([views.fill_view(f) for f in fills])
 
     @app.post("/sim/faults", responses={200: {"model": dict[str, Any]}, **ERRORS})
