@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import signal
 import sys
 from pathlib import Path
@@ -39,9 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _print(event: Event) -> None:
     with contextlib.suppress(BrokenPipeError):  # a gone reader must not stop the desk
-        # events carry venue messages: mask anything secret-shaped, as in the logs
-        print(redact.redact(json.dumps(event.to_json(), separators=(",", ":"), default=str)),
-              flush=True)
+        # events carry venue messages: masked as the journal masks them (JSON-safe)
+        print(redact.redacted_json(event.to_json()), flush=True)
 
 
 def run_command(args: argparse.Namespace, settings: DeskSettings) -> int:

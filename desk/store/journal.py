@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import sqlite3
 import threading
 import time
@@ -29,7 +28,7 @@ import platformdirs
 
 from desk.domain import Liquidity, Side
 from desk.domain.records import Fill
-from desk.store.redact import redact
+from desk.store.redact import redacted_json
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -45,7 +44,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 _FILL_COLUMNS = ("fill_id", "order_id", "client_order_id", "quote_id", "market_id", "side",
                  "price", "quantity", "liquidity", "fee", "created_at")
-_ESCAPE = re.compile(r"\\(.)")  # a JSON escape pair
 
 
 class JournalError(Exception):
@@ -102,7 +100,7 @@ class Journal:
     # --- writers --------------------------------------------------------------------
 
     def append_event(self, event: dict[str, Any]) -> None:
-        text = _redacted_json(event)
+        text = redacted_json(event)
         clean = json.loads(text)
         row = tuple(clean.get(k) for k in ("seq", "ts_ms", "type", "strategy_id", "severity"))
         with self._lock, self._guard("cannot write an event"), self._db:
@@ -170,24 +168,6 @@ def _equal(**columns: str | None) -> tuple[list[str], list[Any]]:
     return [f"{k} = ?" for k in given], list(given.values())
 
 
-def _redacted_json(event: dict[str, Any]) -> str:
-    """`event` as JSON with every secret masked: within each string first (a secret
-    after a tab or newline, which JSON escapes), then across strings in the JSON
-    text (`"x-api-key" : "..."`). The text is laid out so that a mask cannot break
-    it: a mask stops at a quote but not at a backslash, so `\\"` is written
-    `\\u0022`; and a key is followed by ` : `, as no mask starts at whitespace."""
-    text = json.dumps(_scrub(event), separators=(", ", " : "))
-    return redact(_ESCAPE.sub(lambda m: r"\u0022" if m[1] == '"' else m[0], text))
-
-
-def _scrub(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {redact(str(k)): _scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    return redact(str(value))  # strings, and anything else as its str (a stray Decimal)
 
 
 def _clause(where: list[str]) -> str:

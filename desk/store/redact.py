@@ -8,8 +8,10 @@ Redaction is idempotent: a marker is not itself secret-shaped.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from typing import Any
 
 SECRET_PATTERN = re.compile(
     r"(?P<header>(?i:\bbearer)\s+|(?i:\bx-api-key)['\"]?\s*[:=]\s*['\"]?)[^\s'\",;)\]}*]+"
@@ -60,3 +62,26 @@ def install(logger: logging.Logger | None = None) -> None:
     for filterer in (target, *target.handlers):
         if not any(isinstance(f, RedactingFilter) for f in filterer.filters):
             filterer.addFilter(RedactingFilter())
+
+
+_ESCAPE = re.compile(r"\\(.)")  # a JSON escape pair
+
+
+def redacted_json(event: dict[str, Any]) -> str:
+    """`event` as JSON with every secret masked: within each string first (a secret
+    after a tab or newline, which JSON escapes), then across strings in the JSON
+    text (`"x-api-key" : "..."`). The text is laid out so that a mask cannot break
+    it: a mask stops at a quote but not at a backslash, so `\\"` is written
+    `\\u0022`; and a key is followed by ` : `, as no mask starts at whitespace."""
+    text = json.dumps(_scrub(event), separators=(", ", " : "))
+    return redact(_ESCAPE.sub(lambda m: r"\u0022" if m[1] == '"' else m[0], text))
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {redact(str(k)): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(str(value))  # strings, and anything else as its str (a stray Decimal)

@@ -606,3 +606,7 @@ def test_desk_run_masks_secrets_in_the_events_it_prints(capsys):
     assert not leaked, "a secret reached desk run's stdout"
     event = json.loads(out)
     assert event["message"] == "bad x-api-key: ***" and event["code"] == "VALIDATION"
+    # a mask must not swallow the backslash of an escaped quote (the line stays JSON)
+    _print(Event(EventType.ERROR, "s1", 2, {"message": 'x-api-key=abc"def'}, Severity.ERROR))
+    event = json.loads(capsys.readouterr().out)
+    assert event["message"].startswith("x-api-key=***")
