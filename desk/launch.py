@@ -145,7 +145,7 @@ class Desk:
         try:
             await self.manager.shutdown(reason)
             if self.watchdog is not None:
-                await self.watchdog.end()
+                await self.watchdog.end(pulled=self.manager.guard.pulled)
         finally:
             await self.venue.close()
             self.journal.close()
@@ -197,6 +197,7 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
         url = venue_url.rstrip("/")
     opened: list[object] = []
     key_dir = tempfile.TemporaryDirectory(prefix="desk-keys-") if embedded else None
+    manager: StrategyManager | None = None
     try:
         session = kill_key_id = dog_key_id = None
         if key_dir is not None:
@@ -247,10 +248,15 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
         return Desk(manager, venue, journal, url, embedded, keys, kill_switch, session,
                     kill_key_id, key_dir, dog, dog_key_id)
     except BaseException:
+        pulled = True
+        if manager is not None and manager.list(status="running"):  # quoting: pull it all
+            with contextlib.suppress(Exception):
+                await manager.shutdown("start-up failed")
+            pulled = manager.guard.pulled
         for thing in reversed(opened):
             with contextlib.suppress(Exception):
-                if isinstance(thing, Watchdog):  # nothing was quoted yet: a clean stop
-                    await thing.end()
+                if isinstance(thing, Watchdog):
+                    await thing.end(pulled=pulled)
                 elif isinstance(thing, OcxVenue):
                     await thing.close()
                 elif isinstance(thing, Journal):

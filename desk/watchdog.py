@@ -141,7 +141,8 @@ def main() -> int:
         if why == STOP:
             _log(out, "desk stopped cleanly: nothing to do")
             return 0
-        _log(out, "desk's pipe closed without a stop: desk died" if why == "eof" else
+        _log(out, "desk's pipe closed without a stop: desk died (or could not confirm its own "
+                  "cancel-all)" if why == "eof" else
              f"no heartbeat for {orders.timeout_s:g} s: desk is hung")
         pulled = asyncio.run(pull_everything(orders, out))
         _log(out, "done: nothing rests" if pulled else "done: could not confirm")
@@ -207,20 +208,33 @@ class Watchdog:
             proc.kill()
             proc.wait(timeout)
 
+    def hand_over(self) -> None:
+        """An exit whose cancel-all the venue never confirmed: close the pipe without
+        "stop", so the watchdog pulls the quotes (with its own key and retry budget) as
+        if desk had died, and leave it running."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+
     def begin(self, beat_s: float) -> None:
         """Start the process and the heartbeats, on the running (the engine's) loop."""
         self.start()
         self._beating = asyncio.get_running_loop().create_task(self.run(beat_s),
                                                                name="watchdog-beat")
 
-    async def end(self) -> None:
-        """A clean exit: no more heartbeats, then "stop" (waited for off the loop)."""
+    async def end(self, pulled: bool = True) -> None:
+        """desk's exit: no more heartbeats, then "stop" (waited for off the loop) when
+        its quotes were pulled, or the pulling handed over to the watchdog when not."""
         if self._beating is not None:
             self._beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._beating
             self._beating = None
-        await asyncio.to_thread(self.stop)
+        if pulled:
+            await asyncio.to_thread(self.stop)
+        else:
+            self.hand_over()
 
     async def run(self, beat_s: float) -> None:
         """Beat from the caller's event loop (the engine's): a wedged loop stops beating.

@@ -1,0 +1,34 @@
+"""desk's exit and the watchdog: a clean exit (the cancel-all confirmed) stops it; an exit
+whose cancel-all the venue never confirmed hands the pulling over to it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from desk.watchdog import Orders, Watchdog
+from tests.integration.conftest import limit_order, ok, open_orders
+
+
+@pytest.mark.parametrize("pulled", [True, False])
+async def test_the_exit_stops_the_watchdog_only_when_the_quotes_were_pulled(
+        venue, trader, tmp_path, pulled):
+    ok(trader.post("/perps/orders", limit_order("buy", "63000", "0.01")))
+    log = tmp_path / "watchdog.log"
+    dog = Watchdog(Orders(venue.url, trader.trade_secret, 30.0, str(log), give_up_s=10.0))
+    dog.begin(0.05)
+    proc = dog.proc
+    assert proc is not None
+    for _ in range(100):  # until it has read its orders and is watching
+        if log.exists() and "watching desk" in log.read_text():
+            break
+        time.sleep(0.05)
+    await dog.end(pulled=pulled)
+    proc.wait(15)
+    text = log.read_text()
+    if pulled:
+        assert "desk stopped cleanly" in text and len(open_orders(trader)) == 1
+    else:
+        assert "could not confirm its own cancel-all" in text and "cancel-all:" in text
+        assert open_orders(trader) == []
