@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from desk.domain import is_multiple
 from desk.engine.config import EngineConfig, StrategyConfig
 from desk.venue.config import VenueConfig
 
@@ -132,7 +133,7 @@ class BacktestConfig(_Strict):
         if self.backtest.mode == "steps":
             size = self.backtest.steps.taker_size
             for m in self.venue.markets:
-                if size % m.step_size:
+                if not is_multiple(size, m.step_size):
                     raise ValueError(f"backtest.steps.taker_size: {size} is not a multiple "
                                      f"of {m.market_id}'s step_size {m.step_size}")
         return self
@@ -216,6 +217,8 @@ def load(path: Path) -> BacktestConfig:
         raise ConfigError(f"--config: cannot read {str(path)!r}: {err}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: values nested too deeply") from None
     try:
         return validate(data)
     except ConfigError as err:

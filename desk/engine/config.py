@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from desk.domain import MAX_INT_DIGITS
+
 SpreadModel = Literal["fixed", "volatility", "inventory", "avellaneda_stoikov", "glft"]
 SkewModel = Literal["linear", "exponential", "step"]
 HedgeAlgo = Literal["market", "twap", "vwap"]
@@ -55,7 +57,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
-DIGITS = 15  # a number may have at most this many digits before the point, and after
+# a number's size: below 10**15 (what the wire carries: MAX_INT_DIGITS), and 0 or at
+# least 10**-15 (finer than any parameter means)
+MAX_EXP, MIN_EXP = MAX_INT_DIGITS, -15
 
 
 def _as_decimal(v: Any) -> Decimal | None:
@@ -197,15 +201,16 @@ class StrategyConfig(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _in_range(cls, v: Any, info: ValidationInfo) -> Any:
-        """A number with more than DIGITS digits before or after the point is refused
+        """A number outside [10**MIN_EXP, 10**MAX_EXP) in size (other than 0) is refused
         before any arithmetic: a huge exponent would overflow the decimal context, or
         take seconds to work out exactly, and no parameter needs one."""
         if cls.model_fields[info.field_name or ""].annotation not in (Decimal, float, int):
             return v
         d = _as_decimal(v)
-        if d is not None and d.is_finite() and d != 0 and not -DIGITS <= d.adjusted() < DIGITS:
-            raise ValueError(f"out of range: at most {DIGITS} digits before the point and "
-                             f"{DIGITS} after")
+        if d is not None and d.is_finite() and d != 0 and \
+                not MIN_EXP <= d.adjusted() < MAX_EXP:
+            raise ValueError(f"out of range: its size must be below 1e{MAX_EXP}, and 0 or at "
+                             f"least 1e{MIN_EXP}")
         return v
 
     @field_validator("max_spread_bps")

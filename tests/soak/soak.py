@@ -239,6 +239,11 @@ class Desk:
 
 # --- the soak ----------------------------------------------------------------------------------
 
+def _rearmed(e: dict[str, Any]) -> bool:
+    """desk's dead-man switch re-armed (not one strategy resuming)."""
+    return e["type"] == "resumed" and e.get("scope") == "desk"
+
+
 @dataclass
 class Row:
     injected: int = 0
@@ -285,8 +290,7 @@ class Soak:
         while time.monotonic() - began < timeout:
             if self.venue.resting() == 0:
                 return (time.monotonic() - began) * 1000
-            if self.desk.since(trip, lambda e: e["type"] == "resumed"
-                               and e.get("scope") == "desk") is not None:
+            if self.desk.since(trip, _rearmed) is not None:
                 return "rearmed"
             time.sleep(0.02)
         return None
@@ -357,15 +361,11 @@ class Soak:
         row = self.rows[kind]
         row.worst_zero_ms = max(row.worst_zero_ms, (time.monotonic() - injected) * 1000)
         while time.monotonic() < deadline:  # stays empty until desk re-arms
-            rearmed = self.desk.since(trip, lambda e: e["type"] == "resumed"
-                                      and e.get("scope") == "desk")
-            if rearmed is not None:
+            if self.desk.since(trip, _rearmed) is not None:
                 return
-            if self.venue.resting() and self.desk.since(
-                    trip, lambda e: e["type"] == "resumed" and e.get("scope") == "desk") is None:
+            if self.venue.resting():
                 time.sleep(0.3)  # a re-arm event may be on its way
-                if self.desk.since(trip, lambda e: e["type"] == "resumed") is None and \
-                        self.venue.resting():
+                if self.desk.since(trip, _rearmed) is None and self.venue.resting():
                     self.anomaly(kind, "an order rested while desk was stood down")
                     return
             time.sleep(0.1)

@@ -181,7 +181,10 @@ def test_a_taker_size_off_a_markets_step():
     message = refused(data)
     assert "backtest.steps.taker_size" in message
     assert "1.5" in message and "X-PERP" in message
+    data["backtest"]["steps"]["taker_size"] = "1e30"  # too large to tell: refused, no crash
+    assert "backtest.steps.taker_size" in refused(data)
     # continuous mode does not use it
+    data["backtest"]["steps"]["taker_size"] = "1.5"
     data["backtest"]["mode"] = "continuous"
     assert validate(data).backtest.mode == "continuous"
 
@@ -271,6 +274,14 @@ def test_a_file_that_is_not_toml(tmp_path):
         load(path)
     message = str(info.value)
     assert message.startswith(f"{path}: not valid TOML")
+
+
+def test_a_deeply_nested_file_is_a_config_error(tmp_path):
+    path = tmp_path / "deep.toml"
+    path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert str(info.value).startswith(f"{path}: not valid TOML")
 
 
 def test_a_directory_is_not_a_file(tmp_path):
