@@ -65,6 +65,8 @@ def launch_failure(err: BaseException) -> tuple[str, int] | None:
         return str(err), 2
     if isinstance(err, VenueReject):
         return f"the venue refused: {err.code}: {err.message}", 1
+    if isinstance(err, TransportError) and err.kind == "stopped":
+        return f"the venue refused: {err}", 1  # a stream refused for good (a dead key)
     if isinstance(err, TransportError) and err.kind != "connect":
         # it answered, but not as the contract says (or not in time)
         return f"the venue is not answering usably: {err}", 1

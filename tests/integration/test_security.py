@@ -385,7 +385,7 @@ def test_dead_stored_key_stops_desk_run_at_once(env, venue, client, trader, how,
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
     took = time.monotonic() - began
     assert proc.returncode == 1 and took < 8, (proc.returncode, took)
-    assert code_name in proc.stderr
+    assert code_name in proc.stderr and "desk run: the venue refused: " in proc.stderr
     assert "Traceback" not in proc.stderr  # one line, not a crash
     # whatever form the report takes (today a traceback), it carries no secret
     leaked = leaks((proc.stdout + proc.stderr).encode(), trader.trade_secret)
