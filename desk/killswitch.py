@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from desk.control import PanicReport
-from desk.domain.errors import VenueCallError
+from desk.domain.errors import AuthError, ForbiddenError, VenueCallError
 from desk.ocx.rest import OcxClient
 
 
@@ -30,6 +30,7 @@ class KillSwitch:
         self.verify_rounds = verify_rounds
         self._client: OcxClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.refused: str | None = None  # the key may not cancel (auth, scope): no retry
 
     @property
     def client(self) -> OcxClient:
@@ -44,6 +45,9 @@ class KillSwitch:
         for attempt in range(1, self.attempts + 1):
             try:
                 return len(await self.client.cancel_all()), attempt, None
+            except (AuthError, ForbiddenError) as exc:  # asking again will not help
+                self.refused = str(exc)
+                return 0, attempt, self.refused
             except VenueCallError as exc:
                 error = str(exc)
                 await asyncio.sleep(min(0.02 * 2 ** attempt, 0.5))
@@ -59,7 +63,7 @@ class KillSwitch:
             except VenueCallError as exc:
                 error = str(exc)
                 continue
-            if resting == 0:
+            if resting == 0 or self.refused:
                 break
             more, sent, error = await self.cancel_all()
             cancelled += more

@@ -71,6 +71,9 @@ async def pull_everything(orders: Orders, out: TextIO) -> bool:
                                                        if report.error else ""))
             if report.resting_after == 0:
                 return True
+            if switch.refused:
+                _log(out, "gave up: the venue refuses this key a cancel-all")
+                return False
             if time.monotonic() > deadline:
                 _log(out, f"gave up after {orders.give_up_s:.0f} s: the venue never "
                           "confirmed that nothing rests")
@@ -78,7 +81,7 @@ async def pull_everything(orders: Orders, out: TextIO) -> bool:
             await asyncio.sleep(1.0)
     finally:
         with contextlib.suppress(Exception):
-            await switch.client.aclose()
+            await switch.aclose()
 
 
 def _first_line(fd: int) -> tuple[bytes, bytes]:

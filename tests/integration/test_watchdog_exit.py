@@ -3,11 +3,12 @@ whose cancel-all the venue never confirmed hands the pulling over to it."""
 
 from __future__ import annotations
 
+import io
 import time
 
 import pytest
 
-from desk.watchdog import Orders, Watchdog
+from desk.watchdog import Orders, Watchdog, pull_everything
 from tests.integration.conftest import limit_order, ok, open_orders
 
 
@@ -32,3 +33,17 @@ async def test_the_exit_stops_the_watchdog_only_when_the_quotes_were_pulled(
     else:
         assert "could not confirm its own cancel-all" in text and "cancel-all:" in text
         assert open_orders(trader) == []
+
+
+async def test_a_key_that_may_not_cancel_is_given_up_on_at_once(venue, trader, tmp_path):
+    ok(trader.post("/perps/orders", limit_order("buy", "63000", "0.01")))
+    out = io.StringIO()
+    orders = Orders(venue.url, trader.read_secret, 2.0, str(tmp_path / "w.log"),
+                    give_up_s=300.0)
+    began = time.monotonic()
+    assert await pull_everything(orders, out) is False
+    assert time.monotonic() - began < 60  # not the 300 s budget
+    text = out.getvalue()
+    assert "cancel-all: 0 cancelled in 1 attempt(s), 1 resting after" in text
+    assert "gave up: the venue refuses this key a cancel-all" in text
+    assert len(open_orders(trader)) == 1
