@@ -11,8 +11,12 @@ The fair value is always the simulated index.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import os
+import sys
 import threading
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -79,6 +83,42 @@ def job(config: BacktestConfig) -> QuickBacktest:
         t=tuple(series.t), pnl=tuple(series.pnl[name]), inventory=tuple(series.inventory[name]))
 
 
+def _quiet() -> None:
+    """In the worker, first: its stderr (the desk's terminal, inherited) goes to the null
+    device, so nothing it might print lands on the screen. A failure reaches the desk as
+    the job's exception."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+
+
+def _fileno(stream: object) -> int:
+    try:
+        return int(stream.fileno())  # type: ignore[attr-defined]
+    except Exception:
+        return -1
+
+
+@contextlib.contextmanager
+def spawnable_stderr() -> Iterator[None]:
+    """While processes are spawned: a `sys.stderr` with a real file descriptor.
+
+    Inside the running app `sys.stderr` is Textual's capture, whose `fileno()` is -1; the
+    spawn context's resource tracker hands that number to `spawnv_passfds`, which refuses
+    it (`ValueError: bad value(s) in fds_to_keep`). For the moment of the spawn it is the
+    null device instead (not the terminal: the screen is drawn there)."""
+    if _fileno(sys.stderr) >= 0:
+        yield
+        return
+    saved = sys.stderr
+    with open(os.devnull, "w") as null:
+        sys.stderr = null
+        try:
+            yield
+        finally:
+            sys.stderr = saved
+
+
 async def run(config: BacktestConfig) -> QuickBacktest:
     """`job` in a fresh process (spawned: this process runs threads). The process is
     terminated when the result is in, or at once if the caller gives up (the screen
@@ -89,7 +129,8 @@ async def run(config: BacktestConfig) -> QuickBacktest:
     def settle(setter: str, value: object) -> None:
         loop.call_soon_threadsafe(lambda: done.done() or getattr(done, setter)(value))
 
-    pool = multiprocessing.get_context("spawn").Pool(1)
+    with spawnable_stderr():  # starts the resource tracker (once) and the worker
+        pool = multiprocessing.get_context("spawn").Pool(1, initializer=_quiet)
     try:
         pool.apply_async(job, (config,), callback=lambda r: settle("set_result", r),
                          error_callback=lambda e: settle("set_exception", e))

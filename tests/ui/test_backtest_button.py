@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import subprocess
+import sys
 import time
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import DataTable, Input, Static
@@ -20,7 +24,7 @@ from desk.ui.app import DeskApp
 from desk.ui.screens.backtest import BacktestScreen
 from desk.ui.screens.editor import EditorScreen
 from desk.venue.config import VenueConfig
-from tests.ui.fixed_backend import FixedBackend
+from tests.ui.fixed_backend import Call, FixedBackend
 
 SIZE = (160, 50)
 
@@ -142,4 +146,105 @@ async def test_a_quick_backtest_given_up_leaves_no_process():
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    assert await asyncio.to_thread(no_children)
+
+
+# --- in a real terminal: sys.stderr is Textual's capture, whose fileno() is -1 ---------
+
+class CapturedStderr:
+    """What Textual puts in `sys.stderr` while the app runs (`textual.app._PrintCapture`):
+    it takes writes and has no file descriptor."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return -1
+
+
+CAPTURED_RUN = f"""
+import asyncio, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+from desk import quick_backtest
+from desk.engine.config import EngineConfig
+from desk.venue.config import VenueConfig
+from tests.ui.test_backtest_button import BTC, CapturedStderr
+
+config = quick_backtest.build({{"name": "quick", **BTC}}, VenueConfig(), EngineConfig(),
+                              runs=1, duration_s=5)
+real, sys.stderr = sys.stderr, CapturedStderr()
+try:
+    result = asyncio.run(quick_backtest.run(config))
+finally:
+    sys.stderr = real
+print(result.title)
+"""
+
+
+def test_a_quick_backtest_runs_while_stderr_has_no_file_descriptor():
+    """A fresh interpreter (no resource tracker yet, as in a desk that just started),
+    stderr replaced as Textual replaces it: the spawn works and the result comes back.
+    Before the fix: ValueError('bad value(s) in fds_to_keep')."""
+    out = subprocess.run([sys.executable, "-c", CAPTURED_RUN], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("quick on BTC-PERP: 1 runs"), out.stdout
+
+
+class RealBacktest(FixedBackend):
+    """The fixed desk, but ctrl+b runs the quick backtest for real, in its process."""
+
+    async def backtest(self, params: dict[str, Any]) -> QuickBacktest:
+        self.calls.append(Call("backtest", (dict(params),), {}))
+        config = quick_backtest.build(params, VenueConfig(), EngineConfig(), runs=1,
+                                      duration_s=5)
+        return await quick_backtest.run(config)
+
+
+def _stop_resource_tracker() -> None:
+    """So the next pool starts it again, as the first ctrl+b of a desk does. Earlier
+    pools' semaphores are collected first: a stopped tracker unlinks what it still holds."""
+    import gc
+    from multiprocessing import resource_tracker
+
+    gc.collect()
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)
+    if stop is not None:
+        stop()
+
+
+async def test_ctrl_b_in_the_app_runs_the_real_backtest_under_textuals_capture():
+    _stop_resource_tracker()
+    backend = RealBacktest()
+    app = DeskApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        # the real condition: while the app runs, stderr is Textual's capture
+        assert sys.stderr.fileno() == -1
+        editor = await edit_spread(pilot, "14")
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, BacktestScreen)
+        deadline = time.monotonic() + 90
+        while screen.result is None and time.monotonic() < deadline:
+            status = str(screen.query_one("#bt-status", Static).render())
+            assert "not run" not in status and "failed" not in status, status
+            await asyncio.sleep(0.2)
+        assert screen.result is not None, str(screen.query_one("#bt-status",
+                                                                Static).render())
+        assert screen.result.title.startswith("BTC MM on BTC-PERP: 1 runs")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is editor
     assert await asyncio.to_thread(no_children)
