@@ -2,7 +2,9 @@
 
 A fault either counts down (`rate_limit`, `error_burst`: the next N calls) or
 lasts a number of seconds on the injected clock. `drop_streams` and `seq_gap`
-act at once on the open streams.
+act at once on the open streams. The key faults (`expire_key`, `fence_key`) kill
+one API key of the session's account mid-run, for `seconds` or until undone
+(`undo`); revoking one is the contract's own `DELETE /perps/me/api-keys/{id}`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 KINDS = ("freeze_index", "drop_streams", "seq_gap", "stop_heartbeats", "rate_limit",
-         "error_burst", "latency", "halt_market", "margin_squeeze")
+         "error_burst", "latency", "halt_market", "margin_squeeze", "expire_key", "fence_key")
+KEY_KINDS = ("expire_key", "fence_key")
+
+
+@dataclass(slots=True)
+class KeyFault:
+    """A key fault in force: until when (None: until undone), and what to put back
+    when it ends (the key's expiresAt, or its allowedIps)."""
+    until: int | None
+    restore: object
 
 
 @dataclass(slots=True)
@@ -25,6 +36,8 @@ class Faults:
     latency_until: int = 0
     halted: dict[str, int] = field(default_factory=dict)  # market -> until ms
     squeezed: dict[str, int] = field(default_factory=dict)  # market -> until ms
+    expired_keys: dict[str, KeyFault] = field(default_factory=dict)  # key id -> fault
+    fenced_keys: dict[str, KeyFault] = field(default_factory=dict)  # key id -> fault
     injected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
 
     def index_frozen(self, market_id: str) -> bool:
@@ -59,6 +72,17 @@ class Faults:
             del self.squeezed[m]
         return unhalt, unsqueeze
 
+    def keys_over(self) -> tuple[dict[str, KeyFault], dict[str, KeyFault]]:
+        """Key expiries and key fences whose time has run out (and forget them)."""
+        now = self.clock()
+        out = []
+        for faults in (self.expired_keys, self.fenced_keys):
+            over = {k: f for k, f in faults.items() if f.until is not None and now >= f.until}
+            for k in over:
+                del faults[k]
+            out.append(over)
+        return out[0], out[1]
+
     def describe(self) -> dict[str, object]:
         now = self.clock()
         return {
@@ -69,5 +93,7 @@ class Faults:
             "latencyMs": self.extra_latency_ms(),
             "halted": sorted(self.halted),
             "squeezed": sorted(self.squeezed),
+            "expiredKeys": sorted(self.expired_keys),
+            "fencedKeys": sorted(self.fenced_keys),
             "injected": dict(self.injected),
         }

@@ -463,4 +463,4 @@ def _sim_routes(app: FastAPI) -> None:
 
     @app.post("/sim/faults", responses={200: {"model": dict[str, Any]}, **ERRORS})
     async def sim_faults(rt: Runtime, account: Session, body: s.FaultIn) -> JSON:
-        return JSON(rt.inject(body))
+        return JSON(rt.inject(body, account))

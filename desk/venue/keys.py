@@ -35,6 +35,11 @@ def parse_networks(allowed_ips: list[str]) -> list[IpNetwork]:
     return nets
 
 
+def _shown(networks: list[IpNetwork]) -> list[str]:
+    """allowedIps as the key list shows them: an address alone, a block as CIDR."""
+    return [str(n) if n.num_addresses > 1 else str(n.network_address) for n in networks]
+
+
 @dataclass(slots=True)
 class ApiKey:
     key_id: str
@@ -108,8 +113,7 @@ class KeyStore:
         secret = "ocx_sk_" + self.token(32)
         key = ApiKey(
             key_id="ocx_kid_" + self.token(12), account_id=account_id, name=name, scope=scope,
-            allowed_ips=[str(n) if n.num_addresses > 1 else str(n.network_address)
-                         for n in networks],
+            allowed_ips=_shown(networks),
             networks=networks, secret_hash=_sha256(secret), created_at=now,
             expires_at=None if expires_in_days is None else now + expires_in_days * DAY_MS,
         )
@@ -120,14 +124,34 @@ class KeyStore:
     def list(self, account_id: str) -> list[ApiKey]:
         return [k for k in self.keys.values() if k.account_id == account_id]
 
-    def revoke(self, account_id: str, key_id: str) -> ApiKey:
+    def get(self, account_id: str, key_id: str) -> ApiKey:
+        """The account's key of that id; NOT_FOUND for a key of another account."""
         key = self.keys.get(key_id)
         if key is None or key.account_id != account_id:
             raise VenueError("NOT_FOUND", f"no API key {key_id!r} on this account",
                              {"id": key_id})
+        return key
+
+    def revoke(self, account_id: str, key_id: str) -> ApiKey:
+        key = self.get(account_id, key_id)
         if key.revoked_at is None:
             key.revoked_at = self.clock()
         return key
+
+    # --- faults ([embedded only] `expire_key`, `fence_key`) -------------------------
+
+    def set_expiry(self, key: ApiKey, expires_at: int | None) -> int | None:
+        """Set when a key expires (now: it expires at once); the previous value."""
+        previous, key.expires_at = key.expires_at, expires_at
+        return previous
+
+    def set_allowed_ips(self, key: ApiKey, allowed_ips: list[str]) -> list[str]:
+        """Replace a key's allowedIps (addresses or CIDR blocks); the previous list."""
+        networks = parse_networks(allowed_ips)
+        previous = list(key.allowed_ips)
+        key.networks = networks
+        key.allowed_ips = _shown(networks)
+        return previous
 
     def check(self, key: ApiKey) -> None:
         """Raise if a key (already authenticated once) is no longer usable."""

@@ -22,9 +22,9 @@ from desk.venue import views
 from desk.venue.config import VenueConfig
 from desk.venue.errors import VenueError, field_error
 from desk.venue.exchange import Exchange, Fill
-from desk.venue.faults import Faults
+from desk.venue.faults import KEY_KINDS, Faults, KeyFault
 from desk.venue.ids import UlidGen
-from desk.venue.keys import KeyStore
+from desk.venue.keys import ApiKey, KeyStore
 from desk.venue.market_sim import MAKER, TAKER, MarketSimulator
 from desk.venue.ratelimit import RateLimiter
 from desk.venue.schemas import FaultIn
@@ -130,11 +130,21 @@ class VenueRuntime:
             self.exchange.set_halted(market_id, False)
         for market_id in unsqueeze:
             self.exchange.set_margin_factor(market_id, Decimal(1))
+        unexpire, unfence = self.faults.keys_over()
+        for kind, over in (("expire_key", unexpire), ("fence_key", unfence)):
+            for key_id, held in over.items():
+                key = self.keys.keys.get(key_id)
+                if key is not None:
+                    self._end_key_fault(kind, key, held)
 
-    def inject(self, fault: FaultIn) -> dict[str, Any]:
+    def inject(self, fault: FaultIn, account_id: str | None = None) -> dict[str, Any]:
+        """Inject a fault. The key faults act on a key of `account_id` (the session's
+        account; None: any account's key, for tests of the runtime itself)."""
         f = self.faults
         now = self.clock()
         kind = fault.kind
+        if kind in KEY_KINDS:
+            return self._key_fault(fault, account_id)
         seconds = fault.seconds if fault.seconds is not None else 10.0
         until = now + int(seconds * 1000)
         markets = self._fault_markets(fault)
@@ -176,6 +186,51 @@ class VenueRuntime:
             out.update(markets=markets, factor=views.dec(factor), until=views.iso(until))
         f.injected[kind] += 1
         return out
+
+    def _key_fault(self, fault: FaultIn, account_id: str | None) -> dict[str, Any]:
+        """`expire_key`: the key's expiresAt is now (every call with it is 401 KEY_EXPIRED,
+        its private streams end with KEY_EXPIRED); `fence_key`: its allowedIps are
+        replaced (a call from elsewhere is 403 IP_NOT_ALLOWED; streams already open were
+        admitted and stay open, as a per-request check leaves them). Both last `seconds`,
+        or until the same kind comes with `undo`; then the key is as it was."""
+        kind = fault.kind
+        if fault.keyId is None:
+            raise field_error("keyId", f"{kind} needs the keyId of one of the account's keys")
+        key = (self.keys.get(account_id, fault.keyId) if account_id is not None
+               else self.keys.keys.get(fault.keyId))
+        if key is None:
+            raise VenueError("NOT_FOUND", f"no API key {fault.keyId!r}", {"id": fault.keyId})
+        faults = self.faults.expired_keys if kind == "expire_key" else self.faults.fenced_keys
+        out: dict[str, Any] = {"kind": kind, "keyId": key.key_id}
+        if fault.undo:
+            held = faults.pop(key.key_id, None)
+            if held is not None:
+                self._end_key_fault(kind, key, held)
+            out.update(undone=held is not None, status=key.status(self.clock()),
+                       allowedIps=list(key.allowed_ips))
+            return out
+        now = self.clock()
+        until = None if fault.seconds is None else now + int(fault.seconds * 1000)
+        if kind == "expire_key":
+            previous: object = self.keys.set_expiry(key, now)
+            self.hub.wake_key(key.key_id)  # its open private streams learn it now
+        else:
+            if fault.allowedIps is None:
+                raise field_error("allowedIps", "fence_key needs the allowedIps to fence "
+                                                "the key to")
+            previous = self.keys.set_allowed_ips(key, fault.allowedIps)
+        held = faults.get(key.key_id)  # a second injection keeps what to restore
+        faults[key.key_id] = KeyFault(until, held.restore if held is not None else previous)
+        self.faults.injected[kind] += 1
+        out.update(until=views.iso(until), status=key.status(now),
+                   allowedIps=list(key.allowed_ips))
+        return out
+
+    def _end_key_fault(self, kind: str, key: ApiKey, held: KeyFault) -> None:
+        if kind == "expire_key":
+            self.keys.set_expiry(key, held.restore)  # type: ignore[arg-type]
+        else:
+            self.keys.set_allowed_ips(key, held.restore)  # type: ignore[arg-type]
 
     def _fault_markets(self, fault: FaultIn) -> list[str]:
         if fault.marketId is not None:

@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
     Tag,
     WithJsonSchema,
 )
@@ -116,7 +117,11 @@ class DevSessionIn(_Request):
 
 class FaultIn(_Request):
     kind: Literal["freeze_index", "drop_streams", "seq_gap", "stop_heartbeats", "rate_limit",
-                  "error_burst", "latency", "halt_market", "margin_squeeze"]
+                  "error_burst", "latency", "halt_market", "margin_squeeze", "expire_key",
+                  "fence_key"]
+    keyId: Id | None = None  # expire_key, fence_key: a key of the session's account
+    allowedIps: list[IpOrNetwork] | None = Field(default=None, min_length=1, max_length=32)
+    undo: StrictBool = False  # expire_key, fence_key: end the fault on that key now
     marketId: MarketId | None = None
     seconds: float | None = Field(default=None, gt=0, le=3600)
     count: int | None = Field(default=None, ge=1, le=100_000)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from desk.venue.faults import KINDS, Faults
+from desk.venue.faults import KINDS, Faults, KeyFault
 from tests.helpers import T0
 
 BTC = "BTC-PERP"
@@ -16,17 +16,18 @@ def test_defaults(clock):
     assert f.take_rate_limit() is False and f.take_error() is False
     assert f.extra_latency_ms() == 0
     assert f.expired() == ([], [])
+    assert f.keys_over() == ({}, {})
     assert f.injected == dict.fromkeys(KINDS, 0)
     assert f.describe() == {
         "frozenIndex": [], "heartbeatsStopped": False, "rateLimitLeft": 0,
         "errorBurstLeft": 0, "latencyMs": 0, "halted": [], "squeezed": [],
-        "injected": dict.fromkeys(KINDS, 0)}
+        "expiredKeys": [], "fencedKeys": [], "injected": dict.fromkeys(KINDS, 0)}
 
 
 def test_kinds_match_the_contract():
     assert set(KINDS) == {"freeze_index", "drop_streams", "seq_gap", "stop_heartbeats",
                           "rate_limit", "error_burst", "latency", "halt_market",
-                          "margin_squeeze"}
+                          "margin_squeeze", "expire_key", "fence_key"}
 
 
 def test_freeze_index_expires_on_the_clock(clock):
@@ -99,3 +100,22 @@ def test_injected_counters_are_per_instance(clock):
     a.injected["latency"] += 1
     assert b.injected["latency"] == 0
     assert a.describe()["injected"]["latency"] == 1
+
+
+def test_key_faults_end_on_the_clock_or_never_and_are_forgotten(clock):
+    f = Faults(clock)
+    f.expired_keys["k1"] = KeyFault(T0 + 1_000, None)
+    f.expired_keys["k2"] = KeyFault(None, T0 + 9)  # until undone
+    f.fenced_keys["k1"] = KeyFault(T0 + 2_000, ["10.0.0.0/8"])
+    assert f.describe()["expiredKeys"] == ["k1", "k2"]
+    assert f.describe()["fencedKeys"] == ["k1"]
+    clock.advance(999)
+    assert f.keys_over() == ({}, {})
+    clock.advance(1)
+    assert f.keys_over() == ({"k1": KeyFault(T0 + 1_000, None)}, {})
+    assert f.keys_over() == ({}, {})  # reported once
+    clock.advance(1_000)
+    assert f.keys_over() == ({}, {"k1": KeyFault(T0 + 2_000, ["10.0.0.0/8"])})
+    clock.advance(10 ** 9)
+    assert f.keys_over() == ({}, {})  # the one without an end stays
+    assert f.describe()["expiredKeys"] == ["k2"] and f.describe()["fencedKeys"] == []
