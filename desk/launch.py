@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import random
 import re
@@ -29,13 +30,15 @@ from desk.engine.manager import StrategyManager
 from desk.engine.presets import DEFAULT_STRATEGIES
 from desk.killswitch import KillSwitch
 from desk.ocx.adapter import OcxVenue
+from desk.ocx.pullers import ClientPuller
 from desk.ocx.rest import OcxClient
 from desk.settings import DeskSettings
 from desk.store.journal import Journal, default_journal_path
-from desk.store.keys import KeyStore
+from desk.store.keys import KeyStore, StoredKey
 from desk.store.strategies import MemoryStrategyStore, TomlStrategyStore
 from desk.watchdog import Orders, Watchdog, default_log
 
+log = logging.getLogger(__name__)
 READY = re.compile(r"venue listening on (http://\S+)")
 
 
@@ -140,6 +143,7 @@ class Desk:
     _key_dir: tempfile.TemporaryDirectory | None = None
     watchdog: Watchdog | None = None
     watchdog_key_id: str | None = None  # the watchdog's own key (embedded venue)
+    pullers: list[ClientPuller] = field(default_factory=list)  # the dead-man's fallbacks
 
     async def close(self, reason: str = "exit") -> None:
         """Pull every quote, stop the engine, the streams and the embedded venue; the
@@ -150,6 +154,9 @@ class Desk:
                 await self.watchdog.end(pulled=self.manager.guard.pulled)
         finally:
             await self.venue.close()
+            for puller in self.pullers:
+                with contextlib.suppress(Exception):
+                    await puller.close()
             self.journal.close()
             if self.embedded is not None:
                 await asyncio.to_thread(self.embedded.stop)
@@ -172,7 +179,7 @@ async def _embedded_keys(url: str, settings: DeskSettings, store: KeyStore
         return engine.secret, panic.secret, session, panic.id, dog.secret, dog.id
 
 
-def _stored_key(url: str, store: KeyStore) -> str:
+def _stored_key(url: str, store: KeyStore) -> StoredKey:
     key = store.in_use(url)
     if key is None:
         raise LaunchError(f"no API key in use for {url}: create one with "
@@ -182,7 +189,37 @@ def _stored_key(url: str, store: KeyStore) -> str:
         raise LaunchError(f"the key in use for {url} ({key.name}, {key.id}) is {key.scope}-"
                           "scoped and desk trades: pick a trade key with `desk keys use` "
                           f"(or create one with `desk keys create --venue-url {url}`)")
-    return store.secret(key.id)
+    return key
+
+
+def _kill_key(url: str, store: KeyStore, engine: StoredKey) -> StoredKey | None:
+    """The second trade key the kill switch and the watchdog pull with, if one is set."""
+    key = store.kill_switch(url)
+    if key is None or key.id == engine.id:
+        log.warning("the kill switch and the watchdog share the engine's key on %s: if the "
+                    "venue refuses it, nothing else can pull the quotes; set a second trade "
+                    "key with `desk keys use KEY_ID --kill-switch --venue-url %s`", url, url)
+        return None
+    return key
+
+
+def key_label(key: StoredKey | None, role: str) -> str:
+    return f"{role} {key.name} ({key.id})" if key is not None else role
+
+
+def _pullers(url: str, settings: DeskSettings, engine_secret: str,
+             keys: list[tuple[str, str | None]], session: str | None) -> list[ClientPuller]:
+    """The dead-man switch's fallbacks, in order: each key other than the engine's, then
+    a session."""
+    seen = {engine_secret}
+    out = []
+    for name, secret in keys:
+        if secret and secret not in seen:
+            seen.add(secret)
+            out.append(ClientPuller.with_key(name, url, secret, settings.client))
+    if session:
+        out.append(ClientPuller.with_session("the session", url, session, settings.client))
+    return out
 
 
 async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
@@ -206,10 +243,22 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
             keys = KeyStore(Path(key_dir.name))
             (secret, panic_secret, session, kill_key_id, dog_secret,
              dog_key_id) = await _embedded_keys(url, settings, keys)
+            labels = ("the engine's key desk-engine", "the kill switch's key",
+                      "the watchdog's key")
         else:
             keys = KeyStore(settings.key_dir)
-            secret = panic_secret = dog_secret = _stored_key(url, keys)
+            engine_key = _stored_key(url, keys)
+            kill_key = _kill_key(url, keys, engine_key)
+            secret = keys.secret(engine_key.id)
+            panic_secret = dog_secret = (keys.secret(kill_key.id) if kill_key is not None
+                                         else secret)
+            kill_key_id = dog_key_id = kill_key.id if kill_key is not None else None
             session = os.environ.get("DESK_SESSION", "").strip() or None
+            labels = (key_label(engine_key, "the engine's key"),
+                      key_label(kill_key, "the kill switch's key"), "")
+        pullers = _pullers(url, settings, secret, [(labels[1], panic_secret),
+                                                   (labels[2], dog_secret)], session)
+        opened.extend(pullers)
         dog = None
         if settings.watchdog:
             # an embedded venue dies with desk, and its quotes with it: the watchdog
@@ -235,7 +284,8 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
                  else TomlStrategyStore(settings.strategies_path))
         rng = random.Random(seed) if seed is not None else None
         manager = StrategyManager(venue, rng=rng, journal=journal, store=store,
-                                  engine=settings.engine)
+                                  engine=settings.engine, pullers=pullers)
+        manager.guard.key_label = labels[0]
         # a quote's resend must not land after the dead-man switch's cancel-all
         client.may_quote = lambda: manager.guard.quoting_allowed
         if on_event is not None:
@@ -248,7 +298,7 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
         if start:
             await manager.start_enabled()
         return Desk(manager, venue, journal, url, embedded, keys, kill_switch, session,
-                    kill_key_id, key_dir, dog, dog_key_id)
+                    kill_key_id, key_dir, dog, dog_key_id, pullers)
     except BaseException:
         pulled = True
         if manager is not None and manager.list(status="running"):  # quoting: pull it all
@@ -259,7 +309,7 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
             with contextlib.suppress(Exception):
                 if isinstance(thing, Watchdog):
                     await thing.end(pulled=pulled)
-                elif isinstance(thing, OcxVenue):
+                elif isinstance(thing, OcxVenue | ClientPuller):
                     await thing.close()
                 elif isinstance(thing, Journal):
                     thing.close()

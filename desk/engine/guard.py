@@ -6,13 +6,23 @@ It trips on any of:
 - the fill stream not live (silent past its heartbeat timeout, reconnecting,
   or stopped): without it inventory is unknown;
 - `max_order_errors` consecutive order-path transport errors;
+- an auth or scope refusal (401/403: revoked, expired or IP-fenced key) on any
+  order-path call: at once, since nothing the engine's key sends will land;
 - a signal (`trip("SIGTERM")` from the runner).
 
 Tripping fires an unscoped `cancel-all` first (retried until the venue
-confirms it), then holds every strategy down. It re-arms only when every
-watched feed is fresh, every stream is live again (re-snapshotted), and the
-account's open orders, read back from the venue, are none; then the running
-strategies quote again.
+confirms it), then holds every strategy down. When the venue refuses the
+engine's key, the cancel-all goes through each fallback credential desk holds
+(`Puller`s: the kill switch's key, the watchdog's, a session) until one is
+confirmed and its read-back shows nothing resting. It re-arms only when every
+watched feed is fresh, every stream is live again (re-snapshotted), the
+engine's key is accepted again, and the account's open orders, read back from
+the venue, are none; then the running strategies quote again.
+
+The switch is event-driven: it sleeps until the moment the first watched feed
+would turn stale, and is woken at once (`poke`) by a refusal or an order-error
+count reaching its limit; `guard_interval_s` only bounds how long it sleeps
+when nothing is due (stream health, which nothing announces).
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from desk.domain import errors as venue_errors
 from desk.domain.records import FeedState
 from desk.engine.config import EngineConfig
 from desk.engine.events import EventBus, EventType, Severity
-from desk.engine.ports import Clock, Venue
+from desk.engine.ports import Clock, Puller, Venue
 
 log = logging.getLogger(__name__)
 FILL_STREAM = "user"  # the name of the fill stream's Health (see Venue.health)
@@ -37,12 +47,21 @@ Watched = Callable[[], Iterable[tuple[str, int]]]
 Drain = Callable[[], Awaitable[bool]]
 # brings the strategies' inventory in line with the account before quoting resumes
 Reconcile = Callable[[], Awaitable[None]]
+REFUSALS = (venue_errors.AuthError, venue_errors.ForbiddenError)
+REFUSED_PROBE_S = 10.0  # how often a refused engine key is tried again (one cancel-all)
+VERIFY_ROUNDS = 3       # read-backs (and cancels) of a fallback credential's pull
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """An auth or scope refusal: the credential is dead for this call, asking again
+    will not help."""
+    return isinstance(exc, REFUSALS)
 
 
 class Guard:
     def __init__(self, venue: Venue, clock: Clock, bus: EventBus, config: EngineConfig,
                  watched: Watched, drain: Drain | None = None,
-                 reconcile: Reconcile | None = None):
+                 reconcile: Reconcile | None = None, pullers: Iterable[Puller] = ()):
         self.venue = venue
         self.clock = clock
         self.bus = bus
@@ -56,9 +75,16 @@ class Guard:
         self.held = False                 # held down by hand (signal, panic): no re-arm
         self.order_errors = 0
         self.trips = 0
+        self.pullers = list(pullers)       # other credentials' cancel-all, in order
+        self.key_label = "the engine's key"
+        self.refused: str | None = None    # the venue's refusal of the engine's key
+        self.pulled_by: str | None = None  # the credential of the last confirmed pull
+        self.tripped_at: float | None = None  # wall time of the trip
         self.on_change: list[Callable[[bool], None]] = []
         self._task: asyncio.Task | None = None
         self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._probe_at = 0.0
 
     # --- the Gate a strategy sees -------------------------------------------------------
 
@@ -71,11 +97,30 @@ class Guard:
 
     def order_error(self) -> None:
         self.order_errors += 1
+        if self.order_errors >= self.config.max_order_errors:
+            self.poke()
+
+    def refuse(self, exc: venue_errors.VenueReject) -> None:
+        """The venue refused the engine's key on the order path: trip at once."""
+        self.refused = f"{exc.code}: {exc.message}"[:200]
+        self.poke()
+
+    def key_replaced(self) -> None:
+        """The engine trades with another key now: its refusal no longer holds."""
+        self.refused = None
+        self._probe_at = 0.0
+        self.poke()
+
+    def poke(self) -> None:
+        """Check now rather than at the next deadline."""
+        self._wake.set()
 
     # --- checks -------------------------------------------------------------------------
 
     def problem(self) -> str | None:
         """Why quoting is unsafe right now, or None."""
+        if self.refused is not None:
+            return f"{self.key_label} was refused: {self.refused}"
         for market_id, stale_ms in self.watched():
             feed = self.venue.reference(market_id)
             state = feed.health().state
@@ -107,36 +152,78 @@ class Guard:
     # --- actions ------------------------------------------------------------------------
 
     async def cancel_everything(self) -> list[str]:
-        """Unscoped cancel-all, retried until the venue confirms it."""
+        """Unscoped cancel-all, retried until the venue confirms it; through the fallback
+        credentials, in turn, once the venue refuses the engine's key."""
+        if self.refused is None:
+            try:
+                cancelled = await self._retried(self.venue.cancel_all, self.key_label)
+                self.pulled_by = self.key_label
+                return cancelled
+            except venue_errors.VenueReject as exc:
+                if not is_refusal(exc):
+                    raise
+                self.refuse(exc)
+        error: venue_errors.VenueCallError = venue_errors.AuthError(
+            "NO_FALLBACK", f"{self.key_label} was refused and desk holds no other "
+            "credential that may cancel", 401)
+        for puller in self.pullers:
+            try:
+                cancelled = await self._confirmed(puller)
+            except venue_errors.VenueCallError as exc:
+                log.warning("dead-man cancel-all through %s failed: %s", puller.name, exc)
+                error = exc
+                continue
+            self.pulled_by = puller.name
+            return cancelled
+        raise error
+
+    async def _retried(self, cancel_all: Callable[[], Awaitable[list[str]]],
+                       name: str) -> list[str]:
         attempts = self.config.pull_attempts
         for attempt in range(1, attempts + 1):
             try:
-                return await self.venue.cancel_all()
+                return await cancel_all()
             except venue_errors.VenueCallError as exc:
-                log.warning("dead-man cancel-all failed (attempt %d/%d): %s", attempt,
-                            attempts, exc)
-                if attempt == attempts:
+                log.warning("dead-man cancel-all through %s failed (attempt %d/%d): %s",
+                            name, attempt, attempts, exc)
+                if attempt == attempts or is_refusal(exc):
                     raise
                 await self.clock.sleep(min(0.05 * 2 ** attempt, 1.0))
         return []
 
+    async def _confirmed(self, puller: Puller) -> list[str]:
+        """A fallback's cancel-all, then its read-back until nothing rests."""
+        cancelled = await self._retried(puller.cancel_all, puller.name)
+        for _ in range(VERIFY_ROUNDS):
+            if await puller.resting() == 0:
+                return cancelled
+            cancelled += await self._retried(puller.cancel_all, puller.name)
+        raise venue_errors.TransportError(f"orders still rest after {puller.name}'s "
+                                          "cancel-all", "bad_response")
+
     async def trip(self, reason: str, hold: bool = False) -> None:
-        """Pull everything and stand the desk down. `hold`: stay down until `release()`."""
+        """Pull everything and stand the desk down. `hold`: stay down until `release()`.
+        The cancel-all leaves first; the trip is announced while it is in flight."""
         self.held = self.held or hold
         async with self._lock:
             first = self.tripped is None
             self.tripped = reason
+            pull = asyncio.ensure_future(self._pull())
+            await asyncio.sleep(0)  # the request is written before anything else runs
             if first:
                 self.trips += 1
+                self.tripped_at = self.clock.time()
                 for cb in self.on_change:
                     cb(False)
-            cancelled = await self._pull()
+                self.bus.publish(EventType.CIRCUIT_BREAKER, None, reason=f"dead-man: {reason}",
+                                 scope="desk")
+            cancelled = await pull
             # a cycle that was already sending may land after that cancel: wait, pull again
             if self.drain is not None and await self.drain():
                 cancelled += await self._pull()
-            if first:
-                self.bus.publish(EventType.CIRCUIT_BREAKER, None, reason=f"dead-man: {reason}",
-                                 scope="desk", cancelled=len(cancelled))
+            if first and self.pulled:
+                self.bus.publish(EventType.QUOTE_CANCELLED, None, reason=f"dead-man: {reason}",
+                                 scope="desk", count=len(cancelled), by=self.pulled_by)
 
     async def _pull(self) -> list[str]:
         try:
@@ -156,8 +243,26 @@ class Guard:
         """Let the switch re-arm by itself once everything is healthy again."""
         self.held = False
 
+    async def _probe_refused_key(self) -> None:
+        """Now and then, one cancel-all with the refused engine key: accepted again (a
+        fence lifted), the refusal no longer holds."""
+        now = self.clock.monotonic()
+        if now < self._probe_at:
+            return
+        self._probe_at = now + REFUSED_PROBE_S
+        try:
+            await self.venue.cancel_all()
+        except venue_errors.VenueCallError as exc:
+            if is_refusal(exc):
+                self.refused = f"{exc.code}: {getattr(exc, 'message', exc)}"[:200]
+            return
+        self.refused = None
+
     async def check(self) -> None:
         """One pass: trip on a problem, or re-arm once healthy and reconciled."""
+        if self.refused is not None and self.tripped is not None and self.pulled:
+            async with self._lock:
+                await self._probe_refused_key()
         problem = self.problem()
         if problem is None and self.tripped is None and self._fill_stream_reconnected():
             # however short the outage, fills may have gone unseen: reconcile first
@@ -204,7 +309,35 @@ class Guard:
                 raise
             except Exception:
                 log.exception("dead-man check failed")
-            await self.clock.sleep(self.config.guard_interval_s)
+            await self._pause(self._next_due_s())
+
+    def _next_due_s(self) -> float:
+        """Until the first watched feed would turn stale (never more than the period)."""
+        due = self.config.guard_interval_s
+        if self.tripped is not None:
+            return due
+        for market_id, stale_ms in self.watched():
+            try:
+                age_s = self.venue.reference(market_id).price_age_s()
+            except KeyError:
+                continue
+            if age_s is not None:
+                due = min(due, stale_ms / 1000 - age_s + 0.0005)  # just past it
+        return max(due, 0.0005)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less when poked."""
+        if self._wake.is_set():
+            self._wake.clear()
+            return
+        sleep = asyncio.ensure_future(self.clock.sleep(seconds))
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait((sleep, woken), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleep.cancel()
+            woken.cancel()
+        self._wake.clear()
 
     def start(self) -> None:
         if self._task is None:

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -42,8 +42,9 @@ from desk.engine.events import Event, EventBus, EventType, Severity, Subscriptio
 from desk.engine.guard import Guard
 from desk.engine.ids import Ids, owner
 from desk.engine.metrics import Metrics, QuoteStats
-from desk.engine.ports import Clock, Journal, StrategyStore, Venue
+from desk.engine.ports import Clock, Journal, Puller, StrategyStore, Venue
 from desk.engine.pricing import Ladder, Rules, build_ladder
+from desk.engine.refusals import RefusalWatch
 from desk.engine.strategy import Context, State, Strategy
 
 log = logging.getLogger(__name__)
@@ -84,16 +85,18 @@ class StrategyManager:
     def __init__(self, venue: Venue, *, clock: Clock | None = None,
                  rng: random.Random | None = None, journal: Journal | None = None,
                  store: StrategyStore | None = None, engine: EngineConfig | None = None,
-                 external_venue: Venue | None = None):
-        self.venue = venue
+                 external_venue: Venue | None = None, pullers: Iterable[Puller] = ()):
         self.clock = clock or SystemClock()
         self.journal = journal
         self.store = store
         self.engine = engine or EngineConfig()
         self.bus = EventBus(lambda: int(self.clock.time() * 1000), journal)
+        # the switch pulls through the venue itself; everyone else's order path is
+        # watched, so a refused key trips the switch on its first refusal
         self.guard = Guard(venue, self.clock, self.bus, self.engine, self._watched,
-                           self._drain, self._reconcile_inventory)
+                           self._drain, self._reconcile_inventory, pullers)
         self.guard.on_change.append(self._guard_changed)
+        venue = self.venue = RefusalWatch(venue, self.guard.refuse)
         self.ctx = Context(venue, self.clock, self.bus, Ids(rng or random.Random()),
                            self.engine, {}, self.guard, external_venue)
         self.strategies: dict[str, Strategy] = {}

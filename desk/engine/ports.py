@@ -121,6 +121,21 @@ class Venue(Protocol):
         ...
 
 
+class Puller(Protocol):
+    """Another credential's own way to pull every quote on the account: the dead-man
+    switch's fallback when the venue refuses the engine's key (`desk.ocx.pullers`)."""
+
+    name: str  # which credential, for the operator ("the kill switch's key")
+
+    async def cancel_all(self) -> list[str]:
+        """Unscoped cancel-all; the ids the venue cancelled."""
+        ...
+
+    async def resting(self) -> int:
+        """How many orders the account has open, read through this credential."""
+        ...
+
+
 class Clock(Protocol):
     """Wall time for days and hours, monotonic time for intervals, and sleep.
     Live desks use `engine.clock.SystemClock`; tests and backtests inject their own."""

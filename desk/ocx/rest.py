@@ -140,6 +140,12 @@ class OcxClient:
         return self._key
 
     @property
+    def own_auth(self) -> Credential:
+        """The key, or the session for a client that holds no key (a last-resort
+        credential of the kill path)."""
+        return self._key or self.session_auth
+
+    @property
     def session_auth(self) -> Credential:
         if self._session is None:
             raise VenueCallError("key management needs a venue session token")
@@ -243,7 +249,7 @@ class OcxClient:
     async def orders(self, market_id: str | None = None,
                      status: str | None = None) -> list[r.Order]:
         params = {k: v for k, v in (("marketId", market_id), ("status", status)) if v}
-        rows = await self._rows(w.ORDERS, "/perps/orders", params, self.key_auth)
+        rows = await self._rows(w.ORDERS, "/perps/orders", params, self.own_auth)
         return [o.to_domain() for o in rows]
 
     async def my_fees(self) -> w.MyFeesW:
@@ -327,7 +333,7 @@ class OcxClient:
                          quote_id: str | None = None) -> list[str]:
         body = {k: v for k, v in (("marketId", market_id), ("quoteId", quote_id)) if v}
         out = await self._model(w.CancelAllW, "POST", "/perps/orders/cancel-all", Call.CANCEL,
-                                self.key_auth, body, order_path=True)
+                                self.own_auth, body, order_path=True)
         return out.cancelled
 
     async def close_position(self, market_id: str,

@@ -2,7 +2,10 @@
 config dir, e.g. ~/.config/desk; created with mode 0700 if missing).
 
 - keys.json (metadata, mode 0644):
-  {"keys": [{id, name, scope, venue, expiresAt, createdAt}], "inUse": {venue: id}}
+  {"keys": [{id, name, scope, venue, expiresAt, createdAt}], "inUse": {venue: id},
+   "killSwitch": {venue: id}}: the key the engine trades with on each venue, and the
+  second trade key the kill switch and the watchdog pull quotes with (optional; without
+  it they share the engine's key, and a refused engine key leaves them nothing)
 - secrets.json (key id -> secret, mode 0600): read only when a secret is asked
   for or changed, and refused if its permissions are looser.
 
@@ -53,6 +56,7 @@ class StoredKey:
     expires_at: str | None
     created_at: str
     in_use: bool
+    kill_switch: bool = False  # the kill switch's and the watchdog's own key
 
 
 def default_key_dir() -> Path:
@@ -86,6 +90,26 @@ class KeyStore:
         meta = self._load_meta()
         entry = _entry(meta, meta["inUse"].get(normalise_venue(venue)))
         return _to_key(entry, meta) if entry else None
+
+    def kill_switch(self, venue: str) -> StoredKey | None:
+        """The second trade key of this venue: the kill switch's and the watchdog's."""
+        meta = self._load_meta()
+        entry = _entry(meta, meta.get("killSwitch", {}).get(normalise_venue(venue)))
+        return _to_key(entry, meta) if entry else None
+
+    def use_for_kill_switch(self, venue: str, key_id: str) -> StoredKey:
+        """Make this stored trade key the kill switch's (and the watchdog's) on its venue."""
+        venue = normalise_venue(venue)
+        meta = self._load_meta()
+        entry = self._find(meta, key_id)
+        if entry["venue"] != venue:
+            raise KeyStoreError(f"key {key_id} belongs to {entry['venue']}, not {venue}")
+        if entry["scope"] != "trade":
+            raise KeyStoreError(f"key {key_id} is {entry['scope']}-scoped: the kill switch "
+                                "needs a trade key to cancel with")
+        meta.setdefault("killSwitch", {})[venue] = key_id
+        self._write(self.meta_path, meta)
+        return _to_key(entry, meta)
 
     def secret(self, key_id: str) -> str:
         if (value := self._load_secrets().get(key_id)) is None:
@@ -136,6 +160,8 @@ class KeyStore:
         meta["keys"].remove(entry)
         if meta["inUse"].get(entry["venue"]) == key_id:
             del meta["inUse"][entry["venue"]]
+        if meta.get("killSwitch", {}).get(entry["venue"]) == key_id:
+            del meta["killSwitch"][entry["venue"]]
         stored.pop(key_id, None)
         self._write(self.secrets_path, stored)  # the secret goes first
         self._write(self.meta_path, meta)
@@ -150,6 +176,7 @@ class KeyStore:
             return {"keys": [], "inUse": {}}
         data = _parse(self.meta_path, self.meta_path.read_bytes())
         if not (isinstance(data, dict) and isinstance(data.get("inUse"), dict)
+                and isinstance(data.get("killSwitch", {}), dict)
                 and isinstance(data.get("keys"), builtins.list)
                 and all(isinstance(k, dict) and k.keys() >= _FIELDS for k in data["keys"])):
             raise KeyStoreError(f"{self.meta_path} is not a desk key file; fix or move it")
@@ -192,7 +219,8 @@ def _entry(meta: dict[str, Any], key_id: str | None) -> dict[str, Any] | None:
 def _to_key(entry: dict[str, Any], meta: dict[str, Any]) -> StoredKey:
     return StoredKey(entry["id"], entry["name"], entry["scope"], entry["venue"],
                      entry.get("expiresAt"), entry["createdAt"],
-                     in_use=meta["inUse"].get(entry["venue"]) == entry["id"])
+                     in_use=meta["inUse"].get(entry["venue"]) == entry["id"],
+                     kill_switch=meta.get("killSwitch", {}).get(entry["venue"]) == entry["id"])
 
 
 def _parse(path: Path, raw: bytes) -> Any:

@@ -330,9 +330,11 @@ async def test_margin_squeeze_shrinks_the_ladder_without_reconnecting(venue, tra
                      if e.data.get("code") == "INSUFFICIENT_MARGIN"], 5, "a margin reject")
         first = rejects[0]
         # the rejected batch changed nothing at the venue: the old ladder was pulled
-        nxt = [e for e in d.recorder.events if e.seq > first.seq and e.strategy_id == sid
-               and e.type in (EventType.QUOTE_CANCELLED, EventType.QUOTE_SENT)]
-        assert nxt and nxt[0].type is EventType.QUOTE_CANCELLED, nxt[:1]
+        nxt = await eventually(
+            lambda: [e for e in d.recorder.events if e.seq > first.seq and e.strategy_id == sid
+                     and e.type in (EventType.QUOTE_CANCELLED, EventType.QUOTE_SENT)],
+            3, "the pull or the next quote after the reject")
+        assert nxt[0].type is EventType.QUOTE_CANCELLED, nxt[:1]
         assert nxt[0].reason == "pulled"
         # the ladder shrinks until the venue takes it
         sent = await eventually(
