@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -37,6 +38,65 @@ class KeyRow:
     last_used_at: str | None
     stored: bool              # its secret is in desk's key store
     in_use: bool              # the engine trades with it
+    role: str = ""            # what desk uses it for: "engine", "kill switch", "watchdog"
+                              # (comma separated when one key does more than one)
+
+    def roles(self) -> tuple[str, ...]:
+        return tuple(r.strip() for r in self.role.split(",") if r.strip())
+
+
+ENGINE, KILL_SWITCH, WATCHDOG = "engine", "kill switch", "watchdog"
+
+
+def key_role(in_use: bool, kill_switch: bool, watchdog: bool) -> str:
+    return ", ".join(name for name, on in ((ENGINE, in_use), (KILL_SWITCH, kill_switch),
+                                           (WATCHDOG, watchdog)) if on)
+
+
+def revoke_refusal(key: KeyRow) -> str | None:
+    """Why this key must not be revoked, or None. Asked before the confirmation (the
+    screen) and again where the revoke runs (the host)."""
+    if key.in_use or ENGINE in key.roles():
+        return f"{key.id} is the key the engine trades with: choose another key first"
+    if KILL_SWITCH in key.roles():
+        return (f"{key.id} is the panic key's own key: revoking it would disarm the kill "
+                "switch")
+    if WATCHDOG in key.roles():
+        return (f"{key.id} is the watchdog's own key: revoking it would disarm the "
+                "crash-proof kill switch")
+    if key.status == "revoked":
+        return f"{key.id} is already revoked"
+    return None
+
+
+def use_refusal(key: KeyRow) -> str | None:
+    """Why the engine cannot trade with this key, as far as desk knows without asking
+    the venue (the host then tests it at the venue), or None."""
+    if key.in_use:
+        return f"{key.name} ({key.id}) is already the key the engine trades with"
+    if not key.stored:
+        return (f"{key.id}: desk does not hold its secret (only keys created here or with "
+                "`desk keys create` can trade)")
+    if key.scope != "trade":
+        return f"{key.id} is a {key.scope} key: the engine needs a trade key"
+    if key.status != "active":
+        return f"{key.name} ({key.id}) is {key.status}: the venue would refuse it"
+    return None
+
+
+@dataclass(frozen=True)
+class FlattenReport:
+    """What "flatten all" did: each market's position closed (the quantity it was), the
+    positions still open at the read-back after it, and the failures on the way."""
+    closed: tuple[tuple[str, Decimal], ...] = ()
+    remaining: tuple[tuple[str, Decimal], ...] = ()
+    errors: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        parts = [f"closed {q:+f} {m}" for m, q in self.closed]
+        parts += [f"open {q:+f} {m}" for m, q in self.remaining]
+        parts += list(self.errors)
+        return "; ".join(parts) or "nothing was open"
 
 
 @dataclass(frozen=True)
@@ -71,6 +131,11 @@ class Backend(Protocol):
     async def panic(self) -> PanicReport: ...
 
     async def rearm(self) -> list[str]: ...
+
+    async def flatten_all(self) -> FlattenReport:
+        """Stop every strategy (quotes pulled) and close every open position at market;
+        what was closed and what is still open after (read back from the venue)."""
+        ...
 
     async def keys(self) -> list[KeyRow]: ...
 

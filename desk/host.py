@@ -17,14 +17,33 @@ import logging
 import sys
 import threading
 from collections.abc import Awaitable, Callable
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from desk.control import ControlError, KeyRow, NewKey, PanicReport, QuickBacktest
-from desk.domain.errors import VenueCallError, VenueReject
+from desk.control import (
+    ControlError,
+    FlattenReport,
+    KeyRow,
+    NewKey,
+    PanicReport,
+    QuickBacktest,
+    key_role,
+    revoke_refusal,
+)
+from desk.domain.errors import (
+    AuthError,
+    ForbiddenError,
+    RateLimitedError,
+    VenueCallError,
+    VenueReject,
+)
+from desk.domain.records import Market, QuoteLevel, Side
+from desk.engine.errors import StrategyError
 from desk.engine.manager import StrategyManager
 from desk.engine.view import DeskView, Monitor
 from desk.launch import Desk, LaunchError, open_desk
+from desk.ocx.ids import new_client_order_id
 from desk.ocx.rest import OcxClient
 from desk.settings import DeskSettings
 from desk.store.keys import KeyStoreError
@@ -203,6 +222,13 @@ class EngineHost:
         client = OcxClient(desk.url, session=desk.session, config=self.settings.client)
         return client
 
+    @staticmethod
+    def _role(desk: Desk, key_id: str, in_use: bool) -> str:
+        """What desk uses this key for: the engine's (in use), the kill switch's and the
+        watchdog's own keys."""
+        return key_role(in_use, key_id == desk.kill_key_id,
+                        key_id == desk.watchdog_key_id)
+
     async def keys(self) -> list[KeyRow]:
         desk, _ = self._require()
 
@@ -210,9 +236,13 @@ class EngineHost:
             async with self._admin() as client:
                 remote = await client.api_keys()
             local = {k.id: k for k in desk.keys.list(desk.url)}
-            return [KeyRow(k.id, k.name, k.scope, tuple(k.allowed_ips), k.expires_at,
-                           k.status, k.last_used_at, k.id in local,
-                           bool(local.get(k.id) and local[k.id].in_use)) for k in remote]
+            rows = []
+            for k in remote:
+                in_use = bool(local.get(k.id) and local[k.id].in_use)
+                rows.append(KeyRow(k.id, k.name, k.scope, tuple(k.allowed_ips),
+                                   k.expires_at, k.status, k.last_used_at, k.id in local,
+                                   in_use, self._role(desk, k.id, in_use)))
+            return rows
 
         return await self._keys_call(run)
 
@@ -237,16 +267,12 @@ class EngineHost:
         desk, _ = self._require()
 
         async def run(_: StrategyManager) -> None:
-            in_use = desk.keys.in_use(desk.url)
-            if in_use is not None and in_use.id == key_id:
-                raise ControlError(f"{key_id} is the key the engine trades with: choose "
-                                   "another key first")
-            if key_id == desk.kill_key_id:
-                raise ControlError(f"{key_id} is the panic key's own key: revoking it "
-                                   "would disarm the kill switch")
-            if key_id == desk.watchdog_key_id:
-                raise ControlError(f"{key_id} is the watchdog's own key: revoking it "
-                                   "would disarm the crash-proof kill switch")
+            current = desk.keys.in_use(desk.url)
+            in_use = current is not None and current.id == key_id
+            refusal = revoke_refusal(KeyRow(key_id, "", "", (), None, "active", None, False,
+                                            in_use, self._role(desk, key_id, in_use)))
+            if refusal is not None:
+                raise ControlError(refusal)
             async with self._admin() as client:
                 await client.revoke_api_key(key_id)
             with contextlib.suppress(KeyStoreError):
@@ -262,13 +288,26 @@ class EngineHost:
             if key is None:
                 raise ControlError(f"{key_id}: desk does not hold its secret (only keys "
                                    "created here or with `desk keys create` can trade)")
-            if key.scope != "trade":
+            if key.scope != "trade":  # refused before any call to the venue
                 raise ControlError(f"{key_id} is a {key.scope} key: the engine needs a "
                                    "trade key")
+            current = desk.keys.in_use(desk.url)
+            if current is not None and current.id == key_id:
+                return
+            secret = desk.keys.secret(key_id)
+            await _try_key(desk.url, self.settings, f"{key.name} ({key_id})", secret)
             desk.keys.use(desk.url, key_id)
-            desk.venue.client.use_key(desk.keys.secret(key_id))
+            desk.venue.client.use_key(secret)
+            desk.manager.guard.key_replaced()  # the old key's refusal no longer holds
+            del secret
 
         await self._keys_call(run)
+
+    async def flatten_all(self) -> FlattenReport:
+        try:
+            return await self.control(_flatten_everything)
+        except VenueCallError as exc:
+            raise ControlError(f"the venue: {exc}") from None
 
     async def backtest(self, params: dict[str, Any]) -> QuickBacktest:
         desk, _ = self._require()
@@ -315,6 +354,72 @@ async def _live_market(manager: StrategyManager, market_id: str) -> MarketConfig
         return None
     return quick_backtest.market_like(market_id, rules.tick, rules.step, rules.min_quantity,
                                       price)
+
+
+async def _try_key(url: str, settings: DeskSettings, who: str, secret: str) -> None:
+    """Before the engine trades with a key: a read and a zero-risk preview (a tiny bid
+    far from the market, which places nothing) with it, on a client of its own. A key
+    the venue refuses (revoked, expired, fenced by allowedIps, wrong scope) is a
+    `ControlError` naming it and the venue's reason; the engine keeps its key."""
+    keeps = "the engine keeps its current key"
+    async with OcxClient(url, api_key=secret, config=settings.client) as client:
+        try:
+            await client.orders()
+            markets = [m for m in await client.markets() if m.trading]
+        except VenueReject as exc:
+            raise ControlError(f"{who} was refused by the venue: {exc.code}: {exc.message}; "
+                               f"{keeps}") from None
+        except VenueCallError as exc:
+            raise ControlError(f"could not test {who} at the venue ({exc}); {keeps}") from None
+        if not markets:
+            return
+        try:
+            await client.preview_quotes(markets[0].market_id, [_probe(markets[0])],
+                                        cancel_all=False)
+        except (AuthError, ForbiddenError, RateLimitedError) as exc:
+            raise ControlError(f"{who} was refused by the venue: {exc.code}: {exc.message}; "
+                               f"{keeps}") from None
+        except VenueReject as exc:  # the key got through: the venue priced the probe out
+            log.info("the probe preview with %s was refused as an order: %s", who, exc.code)
+        except VenueCallError as exc:
+            raise ControlError(f"could not test {who} at the venue ({exc}); {keeps}") from None
+
+
+def _probe(market: Market) -> QuoteLevel:
+    """One bid of the least size, 10 % under the mark (inside the band), on the tick."""
+    price = max(market.mark_price * Decimal("0.9"), market.price_band_low, market.tick_size)
+    price = (price / market.tick_size).to_integral_value(ROUND_CEILING) * market.tick_size
+    size = max(market.min_quantity, market.step_size)
+    return QuoteLevel(Side.BUY, price, size, new_client_order_id(), post_only=True)
+
+
+async def _flatten_everything(m: StrategyManager) -> FlattenReport:
+    """Stop every strategy (its quotes pulled, so nothing refills), then close each open
+    position at market: through its strategy when one strategy holds it (its fills are
+    booked to it), else directly. Then read the venue's positions back."""
+    errors: list[str] = []
+    for info in m.list():
+        if info.state in ("running", "paused", "halted"):
+            try:
+                await m.stop(info.id)
+            except (StrategyError, VenueCallError) as exc:
+                errors.append(f"stopping {info.name}: {exc}")
+    closed: list[tuple[str, Decimal]] = []
+    for p in await m.venue.positions():
+        if p.quantity == 0:
+            continue
+        owners = [i for i in m.list() if i.market_id == p.market_id and i.position != 0]
+        try:
+            if len(owners) == 1:
+                await m.stop(owners[0].id, flatten_position=True)
+            else:
+                await m.venue.close_position(p.market_id)
+            closed.append((p.market_id, p.quantity))
+        except (StrategyError, VenueCallError) as exc:
+            errors.append(f"closing {p.market_id}: {exc}")
+    remaining = tuple((p.market_id, p.quantity) for p in await m.venue.positions()
+                      if p.quantity != 0)
+    return FlattenReport(tuple(closed), remaining, tuple(errors))
 
 
 def _consume(future: asyncio.Future) -> None:

@@ -20,12 +20,13 @@ from desk.engine.manager import StrategyManager
 from desk.engine.view import StrategyView
 from desk.store.redact import redact
 from desk.ui.commands import DeskCommands
+from desk.ui.format import qty
 from desk.ui.screens.detail import DetailScreen
 from desk.ui.screens.editor import EditorScreen
 from desk.ui.screens.help import HelpScreen
 from desk.ui.screens.keys import KeysScreen
 from desk.ui.screens.main import MainScreen
-from desk.ui.screens.modals import Choice, confirm
+from desk.ui.screens.modals import Choice, QuitModal, confirm
 from desk.ui.theme import DESK_THEME
 
 
@@ -54,6 +55,7 @@ class DeskApp(App[None]):
         super().__init__()
         self.backend = backend
         self.panicked = False   # set at the key press, before the engine confirms
+        self.quitting = False   # the quit question is open (or its answer is running)
         self.main = MainScreen()
 
     def on_mount(self) -> None:
@@ -145,8 +147,38 @@ class DeskApp(App[None]):
         self.panicked = False
         self.notify(f"re-armed; {len(started)} strategies restarted")
 
-    @work(group="panic", exit_on_error=False)
-    async def action_quit(self) -> None:
+    def action_quit(self) -> None:
+        """Ask first (Cancel is the default): what rests and what is open, then quit, or
+        flatten every position and quit. The exit pulls every quote either way."""
+        if self.quitting:
+            return  # already asking (ctrl+q works from every screen, this one too)
+        self.quitting = True
+        self._quit()
+
+    @work(group="quit", exit_on_error=False)
+    async def _quit(self) -> None:
+        try:
+            answer = await self.push_screen_wait(QuitModal(self.backend.view))
+            if answer is not None:
+                await self._leave(flatten=answer == "flatten")
+        finally:
+            self.quitting = False
+
+    async def _leave(self, flatten: bool) -> None:
+        if flatten:
+            self.notify("flattening every position before quitting …")
+            try:
+                report = await self.backend.flatten_all()
+            except (StrategyError, ControlError) as err:
+                self.notify(f"flatten all failed: {err}; desk stays open", severity="error",
+                            title="not quitting", timeout=20)
+                return
+            if report.remaining:
+                self.notify(f"still open after flatten all: {report.describe()}; desk "
+                            "stays open", severity="error", title="not quitting",
+                            timeout=20)
+                return
+            self.notify(f"flattened: {report.describe()}")
         self.notify("pulling every quote before quitting …")
         await self.backend.panic()
         self.exit()
@@ -159,6 +191,11 @@ class DeskApp(App[None]):
             self.notify("no strategy selected", severity="warning")
         return s
 
+    def _live(self, sid: str) -> StrategyView | None:
+        """The strategy as the engine shows it now (None once it is gone)."""
+        view = self.backend.view()
+        return view.strategy(sid) if view is not None else None
+
     @work(group="actions", exit_on_error=False)
     async def action_pause_resume(self) -> None:
         s = self._need_selected()
@@ -170,35 +207,50 @@ class DeskApp(App[None]):
         sid = s.id
         if s.state == "running":
             await self.engine(lambda m: m.pause(sid), f"{s.name} paused")
-        else:
-            await self.engine(lambda m: m.start(sid), f"{s.name} started")
+        else:  # the verb the event log shows: a paused or halted strategy resumes
+            verb = "resumed" if s.state in ("paused", "halted") else "started"
+            await self.engine(lambda m: m.start(sid), f"{s.name} {verb}")
 
     @work(group="actions", exit_on_error=False)
     async def action_stop(self) -> None:
         s = self._need_selected()
         if s is None:
             return
-        answer = await self.push_screen_wait(Choice(
-            f"Stop {s.name}? Its quotes are pulled. Position now: {s.position}.",
-            [("flatten", "Stop and flatten"), ("keep", "Stop, keep the position")],
-            "Stop strategy"))
+        sid, name = s.id, s.name
+        if s.state == "stopped" and s.position == 0:
+            self.notify(f"{name} is already stopped and flat")
+            return
+        if s.state == "stopped":
+            answer = await self.push_screen_wait(Choice(
+                lambda: stop_text(self._live(sid), name),
+                [("flatten", "Flatten at market")], "Flatten stopped strategy",
+                danger=("flatten",)))
+        else:  # Enter stops and keeps the position: no market order unless chosen
+            answer = await self.push_screen_wait(Choice(
+                lambda: stop_text(self._live(sid), name),
+                [("flatten", "Stop and flatten"), ("keep", "Stop, keep the position")],
+                "Stop strategy", default="keep", danger=("flatten",)))
         if answer is None:
             return
-        sid, flatten = s.id, answer == "flatten"
+        flatten = answer == "flatten"
         await self.engine(lambda m: m.stop(sid, flatten_position=flatten),
-                          f"{s.name} stopped" + (" and flattened" if flatten else ""))
+                          f"{name} stopped" + (" and flattened" if flatten else ""))
 
     @work(group="actions", exit_on_error=False)
     async def action_flatten(self) -> None:
         s = self._need_selected()
         if s is None:
             return
-        answer = await self.push_screen_wait(confirm(
-            f"Flatten {s.name}? It is paused and its position of {s.position} is closed "
-            "at market.", "Flatten", "Flatten"))
-        if answer == "yes":
-            sid = s.id
-            await self.engine(lambda m: m.flatten(sid), f"{s.name} flattened")
+        if s.position == 0:  # refused before asking, as the engine would
+            self.notify(f"{s.name} is flat: nothing to flatten", severity="warning",
+                        title="refused")
+            return
+        sid, name = s.id, s.name
+        answer = await self.push_screen_wait(Choice(
+            lambda: flatten_text(self._live(sid), name), [("yes", "Flatten")], "Flatten",
+            danger=("yes",)))
+        if answer == "yes":  # the engine closes the position the venue holds now
+            await self.engine(lambda m: m.flatten(sid), f"{name} flattened")
 
     def action_edit(self) -> None:
         s = self._need_selected()
@@ -234,3 +286,31 @@ class DeskApp(App[None]):
 
 async def _create(m: StrategyManager, values: dict[str, Any]) -> object:
     return m.create(**values)
+
+
+def _position(s: StrategyView) -> str:
+    return f"{qty(s.position)} {s.market_id}" if s.position else f"flat on {s.market_id}"
+
+
+def stop_text(s: StrategyView | None, name: str) -> str:
+    """The stop question, from the strategy as it is now."""
+    if s is None:
+        return f"{name} is gone."
+    if s.state == "stopped":
+        return (f"{s.name} is stopped. Its position now: {_position(s)}. Flatten closes "
+                "it at market.")
+    quotes = "Its quotes are pulled" if s.state == "running" else f"It is {s.state}"
+    return (f"Stop {s.name}? {quotes}. Position now: {_position(s)}. 'Stop and flatten' "
+            "also closes it at market.")
+
+
+def flatten_text(s: StrategyView | None, name: str) -> str:
+    """The flatten question, worded for the strategy's state, its position as it is now."""
+    if s is None:
+        return f"{name} is gone."
+    if s.position == 0:
+        return f"{s.name} is flat now: nothing to flatten."
+    first = ("It is paused (its quotes pulled)" if s.state == "running"
+             else f"It stays {s.state}")
+    return (f"Flatten {s.name}? {first} and its position, now {_position(s)}, is closed at "
+            "market.")

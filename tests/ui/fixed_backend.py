@@ -5,9 +5,11 @@ SOL MM on BTC-PERP / ETH-PERP / SOL-PERP), their books with our quotes marked,
 positions, balances, live feeds, 60 PnL points per strategy plus "total", and ~20
 events, all at a fixed clock (2026-01-05 12:04:31 UTC). No wall clock, no randomness.
 
-`FixedBackend.set_state()` switches between the four desks the snapshots show:
+`FixedBackend.set_state()` switches between the desks the snapshots show:
 "normal", "paused" (ETH MM paused by the operator), "breaker" (SOL MM halted by its
-daily-loss breaker) and "panic" (every quote pulled, every strategy stopped).
+daily-loss breaker) and "panic" (every quote pulled, every strategy stopped), and
+"flat" (every strategy stopped, nothing resting, no position: the quit dialog's short
+question).
 Operator actions are recorded in `calls`, never executed.
 """
 
@@ -20,7 +22,14 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
-from desk.control import KeyRow, NewKey, PanicReport, QuickBacktest
+from desk.control import (
+    ControlError,
+    FlattenReport,
+    KeyRow,
+    NewKey,
+    PanicReport,
+    QuickBacktest,
+)
 from desk.domain.records import Balances, BookLevel, FeedState, Health, Position
 from desk.engine.config import StrategyConfig
 from desk.engine.events import Event, EventType, Severity
@@ -30,8 +39,8 @@ from desk.engine.view import BookSide, DeskView, MarketBook, StrategyView
 T = TypeVar("T")
 D = Decimal
 
-State = Literal["normal", "paused", "breaker", "panic"]
-STATES: tuple[State, ...] = ("normal", "paused", "breaker", "panic")
+State = Literal["normal", "paused", "breaker", "panic", "flat"]
+STATES: tuple[State, ...] = ("normal", "paused", "breaker", "panic", "flat")
 
 NOW = 1_767_614_671.0            # 2026-01-05 12:04:31 UTC
 NOW_MS = int(NOW * 1000)
@@ -66,8 +75,11 @@ FAIR = {"BTC-PERP": D("64012.3"), "ETH-PERP": D("3412.55"), "SOL-PERP": D("187.2
 def _metrics(total: str, daily: str, realized: str, unrealized: str, fees: str, volume: str,
              trades: int, win: float, sharpe: float, dd: float, position: str,
              average: str | None) -> Metrics:
+    # dd: the drawdown in % of a 100,000 equity; the metrics carry it in currency too
     return Metrics(D(total), D(daily), D(realized), D(unrealized), D(fees), D(volume), trades,
-                   win, sharpe, dd, D(position), D(average) if average else None)
+                   win, sharpe, D(str(dd)) * 1000, D(position), D(average) if average else None,
+                   max_drawdown_pct=dd, wins=round(trades // 2 * win / 100),
+                   closes=trades // 2)
 
 
 METRICS = {
@@ -275,10 +287,16 @@ def build_view(state: State = "normal") -> DeskView:
         events += tuple(_event(22 + i, 0.9, EventType.STOPPED, s.id, reason="panic")
                         for i, s in enumerate(strategies))
         armed, problem, panicked, resting = False, "panic", True, 0
+    elif state == "flat":
+        strategies = tuple(replace(s, state="stopped", reason="operator", bids=(), asks=(),
+                                   spread_bps=None, skew_bps=None, position=D(0))
+                           for s in strategies)
+        resting = 0
+    positions = () if state == "flat" else POSITIONS
     return DeskView(
         time=NOW, venue=VENUE, armed=armed, guard_problem=problem, panicked=panicked,
         balances=BALANCES, feeds=FEEDS, strategies=strategies, books=_books(strategies),
-        positions=POSITIONS, events=events, pnl=_pnl(strategies, state == "breaker"),
+        positions=positions, events=events, pnl=_pnl(strategies, state == "breaker"),
         markets=tuple(FAIR), resting=resting)
 
 
@@ -286,9 +304,15 @@ def build_view(state: State = "normal") -> DeskView:
 
 KEYS = (
     KeyRow("ocx_kid_7f3a9c21e0b4", "desk-engine", "trade", ("127.0.0.1",),
-           "2026-04-05T12:00:00Z", "active", "2026-01-05T12:04:30Z", True, True),
+           "2026-04-05T12:00:00Z", "active", "2026-01-05T12:04:30Z", True, True, "engine"),
+    KeyRow("ocx_kid_4c0e8b7d19a2", "desk-kill-switch", "trade", (), None, "active",
+           "2026-01-05T12:03:10Z", False, False, "kill switch"),
+    KeyRow("ocx_kid_d5a1f6e2b830", "desk-watchdog", "trade", (), None, "active",
+           "2026-01-05T12:04:31Z", False, False, "watchdog"),
     KeyRow("ocx_kid_2b81d0f4c6aa", "monitoring", "read", ("10.0.0.0/8", "127.0.0.1"),
            None, "active", "2026-01-05T11:58:02Z", True, False),
+    KeyRow("ocx_kid_6e27a4c0f5d1", "spare-trade", "trade", ("127.0.0.1",), None, "active",
+           None, True, False),
     KeyRow("ocx_kid_91e5c7a3d2f0", "old-bot", "trade", (), "2025-12-01T00:00:00Z",
            "revoked", "2025-11-30T23:59:59Z", False, False),
 )
@@ -325,6 +349,9 @@ class FixedBackend:
         self._views = {s: build_view(s) for s in STATES}
         self.state: State = state
         self.keys_list: list[KeyRow] = list(KEYS)
+        # what flatten_all reports (None: every open position closed, nothing left)
+        self.flatten_report: FlattenReport | None = None
+        self.use_key_refusal: str | None = None   # use_key refuses with this (the venue)
 
     # state switches
     def set_state(self, state: State) -> FixedBackend:
@@ -345,6 +372,13 @@ class FixedBackend:
     def panicked(self) -> FixedBackend:
         return self.set_state("panic")
 
+    def move_position(self, sid: str, position: Decimal) -> FixedBackend:
+        """The strategy's position changes (a fill) in the current state's view."""
+        view = self._views[self.state]
+        self._views[self.state] = replace(view, strategies=tuple(
+            replace(s, position=position) if s.id == sid else s for s in view.strategies))
+        return self
+
     # the Backend protocol
     def view(self) -> DeskView:
         return self._views[self.state]
@@ -359,6 +393,12 @@ class FixedBackend:
         self.calls.append(Call("panic", (), {}))
         self.state = "panic"
         return PanicReport(cancelled=8, resting_after=0, attempts=1, elapsed_ms=14.0)
+
+    async def flatten_all(self) -> FlattenReport:
+        self.calls.append(Call("flatten_all", (), {}))
+        if self.flatten_report is not None:
+            return self.flatten_report
+        return FlattenReport(tuple((p.market_id, p.quantity) for p in self.view().positions))
 
     async def rearm(self) -> list[str]:
         self.calls.append(Call("rearm", (), {}))
@@ -384,11 +424,20 @@ class FixedBackend:
 
     async def use_key(self, key_id: str) -> None:
         self.calls.append(Call("use_key", (key_id,), {}))
-        self.keys_list = [replace(k, in_use=k.id == key_id) for k in self.keys_list]
+        if self.use_key_refusal is not None:
+            raise ControlError(self.use_key_refusal)
+        self.keys_list = [replace(k, in_use=k.id == key_id,
+                                  role=_engine_role(k, k.id == key_id))
+                          for k in self.keys_list]
 
     async def backtest(self, params: dict[str, Any]) -> QuickBacktest:
         self.calls.append(Call("backtest", (dict(params),), {}))
         return fixed_backtest(str(params.get("name", "")))
+
+
+def _engine_role(k: KeyRow, engine: bool) -> str:
+    others = [r for r in k.roles() if r != "engine"]
+    return ", ".join((["engine"] if engine else []) + others)
 
 
 def fixed_backtest(name: str) -> QuickBacktest:

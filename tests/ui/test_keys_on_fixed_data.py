@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from desk.control import use_refusal
 from desk.ui.app import DeskApp
 from desk.ui.screens.keys import KeysScreen
 from desk.ui.widgets.book import BookLadder
@@ -86,7 +87,7 @@ async def test_u_makes_the_engine_trade_with_the_selected_key():
         screen = app.screen
         assert isinstance(screen, KeysScreen)
         await app.workers.wait_for_complete()
-        target = next(i for i, k in enumerate(screen.rows) if not k.in_use)
+        target = next(i for i, k in enumerate(screen.rows) if use_refusal(k) is None)
         for _ in range(target):
             await pilot.press("down")
         await pilot.press("u")

@@ -1,5 +1,7 @@
-"""API keys: list (never a secret), create (the secret shown once), revoke (after a
-confirmation), and choose the key the engine trades with."""
+"""API keys: list (never a secret) with what desk uses each for, create (the secret
+shown once, with an OSC 52 copy), revoke (after a confirmation), and choose the key the
+engine trades with (tested at the venue first). A refusal desk can see itself comes
+before any question; the cursor stays on its key through every reload."""
 
 from __future__ import annotations
 
@@ -15,10 +17,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static
 
-from desk.control import ControlError, KeyRow
+from desk.control import ControlError, KeyRow, revoke_refusal, use_refusal
 from desk.ui.screens.modals import SecretModal, confirm
 
-COLUMNS = (("", 1), ("name", 16), ("id", 24), ("scope", 5), ("allowed IPs", 18),
+COLUMNS = (("", 1), ("name", 16), ("role", 11), ("id", 24), ("scope", 5), ("allowed IPs", 18),
            ("expires", 10), ("status", 7), ("last used", 16), ("stored", 6))
 
 
@@ -42,7 +44,8 @@ def ips(allowed: tuple[str, ...], width: int = 18) -> str:
 
 
 def key_cells(k: KeyRow) -> tuple[str, ...]:
-    return ("▶" if k.in_use else "", k.name, k.id, k.scope, ips(k.allowed_ips),
+    return ("▶" if k.in_use else "", k.name, k.role or "-", k.id, k.scope,
+            ips(k.allowed_ips),
             _when(k.expires_at, "never", minutes=False), k.status,
             _when(k.last_used_at, "never"), "yes" if k.stored else "no")
 
@@ -148,8 +151,8 @@ class KeysScreen(Screen):
         self.problem = ""   # the last refusal, kept in the status line until the next action
 
     def compose(self) -> ComposeResult:
-        yield Static(" API keys · ▶ the key the engine trades with · secrets are never "
-                     "listed", id="keys-title")
+        yield Static(" API keys · ▶ the key the engine trades with · role: what desk "
+                     "uses it for · secrets are never listed", id="keys-title")
         yield DataTable(id="keys-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="keys-status", markup=False)
         yield Footer(compact=True)
@@ -161,11 +164,20 @@ class KeysScreen(Screen):
         self.action_reload()
 
     def show(self, rows: list[KeyRow]) -> None:
-        self.rows = rows
+        """Redraw the list; the cursor stays on the key it was on (by id), or on the
+        same row if that key is gone."""
         table = self.query_one(DataTable)
+        was = self.selected()
+        row_before = table.cursor_row
+        self.rows = rows
         table.clear()
         for k in rows:
             table.add_row(*(Text(c) for c in key_cells(k)), key=k.id)
+        ids = [k.id for k in rows]
+        if was is not None and was.id in ids:
+            table.move_cursor(row=ids.index(was.id), animate=False)
+        elif rows:
+            table.move_cursor(row=max(0, min(row_before, len(rows) - 1)), animate=False)
         status = f" {len(rows)} key(s)"
         if self.problem:
             status += f" · {self.problem}"
@@ -211,6 +223,10 @@ class KeysScreen(Screen):
         key = self.selected()
         if key is None:
             return
+        refusal = revoke_refusal(key)
+        if refusal is not None:  # before the question, not after it
+            self._error(ControlError(refusal))
+            return
         answer = await self.app.push_screen_wait(confirm(
             f"Revoke {key.name} ({key.id})? Anything using it stops working at once.",
             "Revoke", "Revoke key"))
@@ -223,9 +239,16 @@ class KeysScreen(Screen):
     async def action_use(self) -> None:
         self.problem = ""
         key = self.selected()
-        if key is not None:
-            await self._act(self.app.backend.use_key(key.id),  # type: ignore[attr-defined]
-                            f"the engine now trades with {key.name}")
+        if key is None:
+            return
+        refusal = use_refusal(key)
+        if refusal is not None:
+            self._error(ControlError(refusal))
+            return
+        self.query_one("#keys-status", Static).update(
+            f" testing {key.name} at the venue (a read and a preview) …")
+        await self._act(self.app.backend.use_key(key.id),  # type: ignore[attr-defined]
+                        f"the engine now trades with {key.name}")
 
     async def _act(self, call: Awaitable[None], done: str) -> None:
         try:

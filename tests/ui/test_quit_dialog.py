@@ -1,0 +1,170 @@
+"""The quit question (issue 14): `q` and `ctrl+q` ask, listing what rests and what is
+open, with "Quit", "Flatten all and quit" and "Cancel"; Cancel is the default, so Enter
+or Escape on a fresh dialog never quits. On the fixed desk (`FixedBackend`: nothing
+trades, every call is recorded)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from textual.widgets import Button, Input, Static, Switch
+
+from desk.control import FlattenReport
+from desk.ui.app import DeskApp
+from desk.ui.screens.editor import EditorScreen
+from desk.ui.screens.modals import QuitModal
+from tests.ui.fixed_backend import FixedBackend
+from tests.ui.pilot_support import eventually, one_line
+
+SIZE = (120, 40)
+
+
+def names(backend: FixedBackend) -> list[str]:
+    return [c.name for c in backend.calls]
+
+
+def question(app: DeskApp) -> str:
+    return one_line(str(app.screen.query_one("#dialog-question", Static).render()))
+
+
+async def ask(pilot, app: DeskApp, key: str = "q") -> QuitModal:  # noqa: ANN001
+    await pilot.press(key)
+    await eventually(lambda: isinstance(app.screen, QuitModal), 3, pilot=pilot,
+                     what="the quit question")
+    await pilot.pause()
+    return app.screen
+
+
+async def test_q_asks_listing_resting_quotes_and_positions_and_enter_cancels():
+    backend = FixedBackend()
+    app = DeskApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        modal = await ask(pilot, app)
+        text = question(app)
+        assert "Resting: 8 quote(s) (BTC MM 2, ETH MM 4, SOL MM 2)" in text
+        assert "Open positions (3)" in text
+        for market, q in (("BTC-PERP", "0.4"), ("ETH-PERP", "-3.2"), ("SOL-PERP", "25")):
+            assert f"{market} {q}" in text
+        assert modal.focused is modal.query_one("#cancel", Button)
+        assert modal.query_one("#flatten", Button).display
+        await pilot.press("enter")  # the default: stay
+        await pilot.pause()
+        assert app.is_running and app.screen is app.main
+        await ask(pilot, app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running and app.screen is app.main
+        assert names(backend) == []
+
+
+async def test_quit_pulls_every_quote_then_exits():
+    backend = FixedBackend()
+    app = DeskApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await ask(pilot, app)
+        await pilot.click("#quit")
+        await eventually(lambda: app.return_code is not None, 5, pilot=pilot,
+                         what="the app exited")
+    assert names(backend) == ["panic"]
+
+
+async def test_flatten_all_and_quit_flattens_then_pulls_then_exits():
+    backend = FixedBackend()
+    app = DeskApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await ask(pilot, app)
+        await pilot.click("#flatten")
+        await eventually(lambda: app.return_code is not None, 5, pilot=pilot,
+                         what="the app exited")
+    assert names(backend) == ["flatten_all", "panic"]
+
+
+async def test_a_flatten_that_leaves_a_position_open_does_not_quit():
+    backend = FixedBackend()
+    backend.flatten_report = FlattenReport(
+        closed=(("BTC-PERP", Decimal("0.4")),), remaining=(("ETH-PERP", Decimal("-3.2")),),
+        errors=("closing ETH-PERP: MARKET_HALTED: trading halted",))
+    app = DeskApp(backend)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.pause()
+        await ask(pilot, app)
+        await pilot.click("#flatten")
+        await eventually(lambda: any("desk stays open" in n.message
+                                     for n in app._notifications), 5, pilot=pilot,
+                         what="the refusal to quit")
+        message = next(n.message for n in app._notifications if "stays open" in n.message)
+        assert "open -3.2 ETH-PERP" in message and "MARKET_HALTED" in message
+        assert app.is_running and app.return_code is None
+        assert names(backend) == ["flatten_all"]   # no exit, no pull: the desk runs on
+        await ask(pilot, app)                      # and can be asked again
+
+
+async def test_with_nothing_at_risk_the_question_is_short_and_offers_no_flatten():
+    backend = FixedBackend("flat")
+    app = DeskApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        modal = await ask(pilot, app)
+        assert question(app) == "Nothing is resting and no position is open. Quit desk?"
+        assert not modal.query_one("#flatten", Button).display
+        assert modal.focused is modal.query_one("#cancel", Button)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.is_running and names(backend) == []
+
+
+async def test_the_question_follows_the_desk_while_it_is_open():
+    backend = FixedBackend("flat")
+    app = DeskApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        modal = await ask(pilot, app)
+        backend.normal()  # quotes rest and positions open while the question is up
+        await eventually(lambda: "Resting: 8" in question(app), 3, pilot=pilot,
+                         what="the question redrawn")
+        assert modal.query_one("#flatten", Button).display
+
+
+async def test_ctrl_q_asks_from_any_screen_and_asks_only_once():
+    backend = FixedBackend()
+    app = DeskApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")  # the help screen
+        await pilot.pause()
+        await ask(pilot, app, "ctrl+q")
+        await pilot.press("ctrl+q")
+        await pilot.press("q")
+        await pilot.pause()
+        assert sum(isinstance(s, QuitModal) for s in app.screen_stack) == 1
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running and names(backend) == []
+
+
+async def test_q_in_the_editor_asks_and_in_a_text_field_types_q():
+    backend = FixedBackend()
+    app = DeskApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await eventually(lambda: isinstance(app.screen, EditorScreen), 3, pilot=pilot,
+                         what="the editor")
+        editor = app.screen
+        name = editor.query_one("#f-name", Input)
+        name.focus()
+        await pilot.pause()
+        name.cursor_position = len(name.value)
+        await pilot.press("q")
+        await pilot.pause()
+        assert name.value.endswith("q") and not isinstance(app.screen, QuitModal)
+
+        editor.query(Switch).first().focus()  # the issue's case: focus on a switch
+        await pilot.pause()
+        await ask(pilot, app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is editor and app.is_running and names(backend) == []
