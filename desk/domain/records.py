@@ -181,6 +181,7 @@ class Health:
     gaps: int = 0
     bad_messages: int = 0
     last_error: str | None = None
+    refused: str | None = None  # stopped for good: the venue refused the credential (why)
 
     @property
     def live(self) -> bool:

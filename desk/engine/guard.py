@@ -260,6 +260,9 @@ class Guard:
 
     async def check(self) -> None:
         """One pass: trip on a problem, or re-arm once healthy and reconciled."""
+        if self.refused is None:  # a stream the venue refused the engine's key
+            self.refused = next((f"{h.refused} (stream {h.name})" for h in
+                                 self.venue.health() if h.refused), None)
         if self.refused is not None and self.tripped is not None and self.pulled:
             async with self._lock:
                 await self._probe_refused_key()

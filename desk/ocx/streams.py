@@ -109,6 +109,7 @@ class SseStream:
         self.last_error: str | None = None
         self.last_event_at: float | None = None
         self.stopped = False
+        self.refused: str | None = None  # stopped because the venue refused the credential
         self._snapshotted = False
         self._snapshot_at = 0.0
         self.snapshots = asyncio.Event()  # set at each fresh snapshot, for waiters
@@ -169,7 +170,7 @@ class SseStream:
         else:
             state = FeedState.LIVE
         return Health(self.name, state, age, self.reconnects, self.gaps, self.bad_messages,
-                      self.last_error)
+                      self.last_error, self.refused)
 
     # --- the loop -------------------------------------------------------------------
 
@@ -182,6 +183,8 @@ class SseStream:
                 self.last_error = "the venue ended the stream"
             except FATAL as exc:
                 self._lost(f"{type(exc).__name__}: {exc}")
+                if isinstance(exc, AuthError | ForbiddenError | StreamRefused):
+                    self.refused = str(exc)
                 self.stopped = True
                 log.error("%s: stopped for good: %s", self.name, self.last_error)
                 self.snapshots.set()
