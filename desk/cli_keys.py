@@ -48,12 +48,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     revoke.add_argument("key_id")
     use = cmd.add_parser("use", help="the stored key desk trades with on this venue")
     use.add_argument("key_id")
+    use.add_argument("--kill-switch", action="store_true",
+                     help="make it the kill switch's and the watchdog's key instead: a "
+                          "second trade key that pulls every quote if the venue refuses "
+                          "the engine's")
 
 
 def run(args: argparse.Namespace, settings: DeskSettings) -> int:
     url = (args.venue_url or settings.venue_url).rstrip("/")
     store = KeyStore(settings.key_dir)
     try:
+        if args.keys_command == "use" and args.kill_switch:
+            key = store.use_for_kill_switch(url, args.key_id)
+            print(f"the kill switch and the watchdog on {url} now pull with {key.id} "
+                  f"({key.name})")
+            return 0
         if args.keys_command == "use":
             key = store.use(url, args.key_id)
             print(f"desk now trades on {url} with {key.id} ({key.name}, {key.scope})")

@@ -106,3 +106,20 @@ def test_an_unreachable_venue_is_reported(tmp_path: Path, capsys, monkeypatch):
     code = main(["--config", str(config), "keys", "--venue-url", "http://127.0.0.1:9", "list"])
     err = capsys.readouterr().err
     assert code == 1 and "cannot reach the venue at http://127.0.0.1:9" in err
+
+
+def test_use_kill_switch_sets_the_second_trade_key_and_refuses_a_read_key(desk_keys):
+    assert desk_keys("create", "engine")[0] == 0
+    assert desk_keys("create", "kill")[0] == 0
+    assert desk_keys("create", "watch", "--scope", "read")[0] == 0
+    store = desk_keys.store
+    keys = {k.name: k for k in store.list(desk_keys.url)}
+    code, out, _ = desk_keys("use", keys["kill"].id, "--kill-switch")
+    assert code == 0 and keys["kill"].id in out and "kill switch" in out
+    assert store.kill_switch(desk_keys.url).id == keys["kill"].id
+    assert store.in_use(desk_keys.url).id == keys["engine"].id  # the engine's is unchanged
+    code, _, err = desk_keys("use", keys["watch"].id, "--kill-switch")
+    assert code == 2 and "read-scoped" in err and "trade key" in err
+    assert store.kill_switch(desk_keys.url).id == keys["kill"].id
+    code, _, _ = desk_keys("revoke", keys["kill"].id)
+    assert code == 0 and store.kill_switch(desk_keys.url) is None
