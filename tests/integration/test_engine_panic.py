@@ -109,7 +109,7 @@ async def test_the_desk_view_shows_our_quotes_in_the_book(venue, trader, counter
         assert view.resting == 4 and view.armed and not view.panicked
         assert view.balances is not None and view.venue == "test venue"
         assert any(e.type is EventType.QUOTE_SENT and e.strategy_id == sid
-                   for e in view.events)
+                   for e in view.chatter)  # the quote chatter has its own ring
         assert set(view.pnl) == {sid, "total"}
 
         await d.manager.panic()

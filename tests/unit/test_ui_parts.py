@@ -75,11 +75,12 @@ def test_the_log_is_newest_first_and_filters_by_strategy_and_severity():
         _event(4, EventType.CIRCUIT_BREAKER, None, Severity.ERROR, reason="dead-man: stale"),
     )
     names = {"a": "alpha", "b": "beta"}
-    everything = [t.plain for t in event_lines(events, names)]
+    everything = [t.plain for t in event_lines(events, names, quotes=True)]
     assert len(everything) == 3  # pnl updates are left to the panels
     assert "circuit_breaker" in everything[0] and "desk" in everything[0]
     assert "quote_sent" in everything[-1] and "alpha" in everything[-1]
-    only_a = [t.plain for t in event_lines(events, names, strategy="a")]
+    assert len(event_lines(events, names)) == 2  # the quote chatter is hidden by default
+    only_a = [t.plain for t in event_lines(events, names, strategy="a", quotes=True)]
     assert len(only_a) == 2 and not any("beta" in line for line in only_a)  # desk-wide stay
     warnings = [t.plain for t in event_lines(events, names, least=Severity.WARNING)]
     assert len(warnings) == 2 and "message=slow" in warnings[1]

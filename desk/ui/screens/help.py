@@ -20,8 +20,13 @@ KEYS = [
     ("d", "detail of the selected strategy"),
     ("a", "API keys"),
     ("up / down, tab", "select a strategy"),
+    ("w", "next panel: book, positions, chart, event log (then back); arrows and "
+          "page up/down scroll it"),
+    ("z", "zoom: maximize the focused panel (the event log if none) / restore"),
+    ("esc", "restore a zoomed panel / leave the panel"),
     ("l", "event log: cycle the least severity shown"),
     ("o", "event log: only the selected strategy / all"),
+    ("c", "event log: show / hide the quote chatter (quote_sent, replaced ladders)"),
     ("ctrl+p", "command palette (every action)"),
     ("?", "this help"),
     ("q", "quit (pulls every quote first)"),

@@ -2,6 +2,12 @@
 
 Everything is redrawn from the latest `DeskView` on timers (8 Hz, the chart 1 Hz),
 never per event. Actions go to the engine through the app's `act()`.
+
+The keyboard reaches every panel: `w` moves the focus through the book, the
+positions, the chart and the event log (and back to the strategies); the focused
+panel scrolls with the arrows and page keys, `z` maximizes it (the event log when
+none has the focus) and `z` or `escape` restores it. At 80x24 the screen scrolls the
+focused panel into view.
 """
 
 from __future__ import annotations
@@ -9,7 +15,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.events import DescendantBlur, DescendantFocus
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from desk.engine.events import Severity
@@ -23,9 +31,13 @@ from desk.ui.widgets.strategies import StrategyList
 
 TABLE_HZ = 8.0
 CHART_HZ = 1.0
+PANELS = ("book", "positions", "pnl", "events")   # the order `w` moves the focus in
+PANEL_HINT = "↑↓ pgup pgdn scroll · z zoom · esc back"
 
 
 class MainScreen(Screen):
+    AUTO_FOCUS = ""   # nothing focused: the arrows select a strategy until `w`
+    ALLOW_IN_MAXIMIZED_VIEW = "#header, #panic-banner, Footer"
     BINDINGS = [
         Binding("p", "app.pause_resume", "Pause/resume"),
         Binding("s", "app.stop", "Stop"),
@@ -34,16 +46,21 @@ class MainScreen(Screen):
         Binding("n", "app.new", "New", show=False),     # in the help and the palette
         Binding("d", "app.detail", "Detail", show=False),
         Binding("ctrl+r", "app.rearm", "Re-arm"),
+        Binding("w", "next_panel", "Panel"),
+        Binding("z", "zoom", "Zoom"),
+        Binding("escape", "back", "Back", show=False),
         Binding("down,tab", "select(1)", "Next", show=False),
         Binding("up,shift+tab", "select(-1)", "Previous", show=False),
         Binding("l", "severity", "Log level", show=False),
         Binding("o", "only_selected", "Log: selected only", show=False),
+        Binding("c", "quotes", "Log: quote chatter", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__(id="main")
         self.least = Severity.INFO
         self.only_selected = False
+        self.quotes = False                # quote chatter in the log
         self.view: DeskView | None = None
 
     def compose(self) -> ComposeResult:
@@ -91,7 +108,8 @@ class MainScreen(Screen):
         self.positions.show(view.positions)
         names = {x.id: x.name for x in view.strategies}
         self.log_view.show(view.events, names,
-                           self.selected if self.only_selected else None, self.least)
+                           self.selected if self.only_selected else None, self.least,
+                           chatter=view.chatter, alarms=view.alarms, quotes=self.quotes)
 
     def redraw_chart(self) -> None:
         self.chart.show(self.view)
@@ -112,3 +130,48 @@ class MainScreen(Screen):
     def action_only_selected(self) -> None:
         self.only_selected = not self.only_selected
         self.redraw()
+
+    def action_quotes(self) -> None:
+        self.quotes = not self.quotes
+        self.redraw()
+
+    # --- reaching the panels ----------------------------------------------------------------
+
+    def panels(self) -> list[Widget]:
+        return [self.query_one(f"#{name}") for name in PANELS]
+
+    def action_next_panel(self) -> None:
+        """The focus to the next panel; after the last, back to the strategies (none)."""
+        panels = self.panels()
+        at = panels.index(self.focused) if self.focused in panels else -1
+        if self.maximized is not None:
+            self.minimize()
+        if at + 1 < len(panels):
+            panels[at + 1].focus()
+        else:
+            self.set_focus(None)
+
+    def action_zoom(self) -> None:
+        """Maximize the focused panel (the event log if none), or restore it."""
+        if self.maximized is not None:
+            self.minimize()
+            return
+        target = self.focused if self.focused in self.panels() else self.log_view
+        target.focus()
+        self.maximize(target, container=False)
+
+    def action_back(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        elif self.focused is not None:
+            self.set_focus(None)
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        self._hints()
+
+    def on_descendant_blur(self, event: DescendantBlur) -> None:
+        self._hints()
+
+    def _hints(self) -> None:
+        for panel in self.panels():
+            panel.border_subtitle = PANEL_HINT if panel.has_focus else ""

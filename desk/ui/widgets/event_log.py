@@ -1,37 +1,84 @@
-"""The event log: the newest events first, capped, filtered by strategy and severity."""
+"""The event log: the newest events first, capped, filtered by strategy and severity.
+
+The quote chatter (`quote_sent`, and `quote_cancelled` for a ladder the next one
+replaced: a few a second) is hidden unless asked for (`c` on the main screen). The
+warning and error filters read the view's own alarm buffer, so an alarm stays
+findable long after the chatter has turned the general ring over. Numbers are
+written to a sensible precision (bps to 0.1, positions signed, no trailing zeros).
+Focusable: the arrows, page up/down, home and end scroll it."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from rich.text import Text
 
 from desk.engine.events import Event, Severity
-from desk.ui.format import clock
+from desk.engine.view import is_chatter
+from desk.ui.format import clock, number, position, qty
 from desk.ui.widgets.lines import LinesView
 
 SEVERITY_ORDER = [Severity.INFO, Severity.WARNING, Severity.ERROR]
 COLOURS = {Severity.WARNING: "yellow", Severity.ERROR: "bold red"}
-SHOWN = 300
+SHOWN = 500
 SKIP = {"pnl_update"}  # every few seconds per strategy: the panels show it
+KEYS = ("reason", "side", "quantity", "price", "code", "message", "count",
+        "new_position", "fair", "spread_bps")
+POSITIONS = {"new_position", "old_position", "position"}
+SIZES = {"quantity"}
+
+
+def value(key: str, v: object) -> str:
+    """One field of an event as the log writes it."""
+    if key in POSITIONS:
+        return position(v) if not isinstance(v, str) else v  # type: ignore[arg-type]
+    if key in SIZES and not isinstance(v, (str, float)):
+        return qty(v)  # type: ignore[arg-type]
+    if key.endswith("_bps") and not isinstance(v, str):
+        try:
+            return f"{float(v):.1f}"  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return str(v)
+    return number(v)
 
 
 def describe(e: Event) -> str:
     d = e.data
-    parts = []
-    for key in ("reason", "side", "quantity", "price", "code", "message", "count",
-                "new_position", "fair", "spread_bps"):
-        if key in d and d[key] is not None:
-            parts.append(f"{key}={d[key]}")
-    return " ".join(parts)
+    return " ".join(f"{key}={value(key, d[key])}" for key in KEYS
+                    if key in d and d[key] is not None)
+
+
+def _key(e: Event) -> tuple:
+    return (e.seq, e.ts_ms, str(e.type), e.strategy_id)
+
+
+def merged(*sources: Iterable[Event]) -> list[Event]:
+    """The events of every source once each, oldest first."""
+    parts = [tuple(s) for s in sources if s]
+    if len(parts) <= 1:
+        return list(parts[0]) if parts else []
+    seen: dict[tuple, Event] = {}
+    for part in parts:
+        for e in part:
+            seen.setdefault(_key(e), e)
+    return sorted(seen.values(), key=lambda e: (e.ts_ms, e.seq))
 
 
 def event_lines(events: tuple[Event, ...], names: dict[str, str], *,
-                strategy: str | None = None, least: Severity = Severity.INFO) -> list[Text]:
+                strategy: str | None = None, least: Severity = Severity.INFO,
+                chatter: tuple[Event, ...] = (), alarms: tuple[Event, ...] = (),
+                quotes: bool = False) -> list[Text]:
+    """`events` (and `chatter` when `quotes`), or with `least` above info the `alarms`
+    too, newest first."""
     floor = SEVERITY_ORDER.index(least)
+    pool = merged(events, alarms if floor > 0 else (), chatter if quotes else ())
     out = []
-    for e in reversed(events):
+    for e in reversed(pool):
         if str(e.type) in SKIP:
             continue
         if SEVERITY_ORDER.index(e.severity) < floor:
+            continue
+        if not quotes and is_chatter(e):
             continue
         if strategy is not None and e.strategy_id not in (strategy, None):
             continue
@@ -46,9 +93,27 @@ def event_lines(events: tuple[Event, ...], names: dict[str, str], *,
     return out or [Text(" no events", style="dim")]
 
 
-class EventLog(LinesView):
+class EventLog(LinesView, can_focus=True):
+    ALLOW_MAXIMIZE = True
+
     def show(self, events: tuple[Event, ...], names: dict[str, str],
-             strategy: str | None, least: Severity) -> None:
+             strategy: str | None, least: Severity, *, chatter: tuple[Event, ...] = (),
+             alarms: tuple[Event, ...] = (), quotes: bool = False) -> None:
         who = f"strategy {names.get(strategy, strategy)}" if strategy else "all strategies"
-        self.border_title = f"events · {who} · {least}+"
-        self.set_lines(event_lines(events, names, strategy=strategy, least=least))
+        self.border_title = (f"events · {who} · {least}+ · "
+                             f"{'quotes shown' if quotes else 'quotes hidden'}")
+        self.set_lines(event_lines(events, names, strategy=strategy, least=least,
+                                   chatter=chatter, alarms=alarms, quotes=quotes))
+
+    def set_lines(self, lines: list[Text]) -> None:
+        """Scrolled down into older events, the view stays on them as new ones arrive
+        on top."""
+        old, y = self.lines, self.scroll_offset.y
+        super().set_lines(lines)
+        if y > 0 and old and lines is self.lines:
+            try:
+                added = lines.index(old[0], 0, 64)
+            except ValueError:
+                return
+            if added:
+                self.scroll_to(y=y + added, animate=False)

@@ -1,14 +1,28 @@
 """`LinesView`: a Line-API scroll view over prepared lines of text. Only the rows on
 screen are rendered, and replacing the lines costs one refresh, so a busy book or a
-long log redraws cheaply."""
+long log redraws cheaply.
+
+Each line keeps its own base style (`Text(..., style=...)`), with or without spans:
+rich's `Text.render` drops the base style of a text that has no spans, so the
+segments are built here."""
 
 from __future__ import annotations
 
+from rich.console import Console
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+
+def line_segments(text: Text, console: Console) -> list[Segment]:
+    """The segments of one line, its base style kept (spans or none)."""
+    if text.spans:
+        return list(text.render(console))
+    style = console.get_style(text.style, default=Style.null()) if text.style else None
+    return [Segment(text.plain, style)]
 
 
 class LinesView(ScrollView, can_focus=False):
@@ -30,8 +44,9 @@ class LinesView(ScrollView, can_focus=False):
 
     def render_line(self, y: int) -> Strip:
         row = y + self.scroll_offset.y
+        base = self.rich_style
         if row >= len(self.lines):
-            return Strip.blank(self.size.width, self.rich_style)
-        segments = [Segment(s.text, self.rich_style + s.style if s.style else self.rich_style)
-                    for s in self.lines[row].render(self.app.console)]
-        return Strip(segments).crop_extend(0, self.size.width, self.rich_style)
+            return Strip.blank(self.size.width, base)
+        segments = [Segment(s.text, base + s.style if s.style else base)
+                    for s in line_segments(self.lines[row], self.app.console)]
+        return Strip(segments).crop_extend(0, self.size.width, base)

@@ -7,7 +7,11 @@ from textual_plotext import PlotextPlot
 from desk.engine.view import DeskView
 
 
-class PnlChart(PlotextPlot):
+class PnlChart(PlotextPlot, can_focus=True):
+    """Focusable, so the keyboard reaches it (`w`) and maximizes it (`z`)."""
+
+    ALLOW_MAXIMIZE = True
+
     def show(self, view: DeskView | None) -> None:
         plt = self.plt
         plt.clear_data()

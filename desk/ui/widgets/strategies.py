@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from desk.engine.view import StrategyView
-from desk.ui.format import bps, pct, qty, signed
+from desk.ui.format import bps, pct, position, qty, signed
 
 BADGES = {"running": ("●", "green"), "paused": ("⏸", "yellow"), "halted": ("■", "red"),
           "stopped": ("○", "grey50"), "created": ("○", "grey50")}
@@ -29,7 +29,7 @@ def panel_text(s: StrategyView) -> Text:
         text.append("  HEDGING", style="bold cyan")
     text.append("\n  pos ")
     over_soft = abs(s.position) >= s.soft_limit
-    text.append(f"{qty(s.position)}", style="bold yellow" if over_soft else "")
+    text.append(position(s.position), style="bold yellow" if over_soft else "")
     text.append(f" / {qty(s.max_position)}  soft {qty(s.soft_limit)}")
     daily = s.metrics.daily_pnl
     text.append("\n  today ")
