@@ -168,7 +168,7 @@ async def _run(config: BacktestConfig, seed: int, keep_series: bool) -> RunResul
             s.config.name, s.market_id, float(m.total_pnl), float(s.position), m.trade_count,
             float(m.total_volume), q.avg_spread_captured_bps if q.quotes_filled else None,
             tracker.fall[s.id],
-            m.max_drawdown, tracker.trips[s.id], q.quotes_sent, float(m.fees)))
+            m.max_drawdown_pct, tracker.trips[s.id], q.quotes_sent, float(m.fees)))
     deadman = tracker.deadman  # the shutdown below trips the switch too: not counted
     await manager.shutdown("backtest over")
     await venue.close()

@@ -41,11 +41,11 @@ from desk.engine.errors import (
 from desk.engine.events import Event, EventBus, EventType, Severity, Subscription
 from desk.engine.guard import Guard
 from desk.engine.ids import Ids, owner
-from desk.engine.metrics import Metrics, QuoteStats
+from desk.engine.metrics import Metrics, PnlBook, QuoteStats, restore_day
 from desk.engine.ports import Clock, Journal, Puller, StrategyStore, Venue
 from desk.engine.pricing import Ladder, Rules, build_ladder
 from desk.engine.refusals import RefusalWatch
-from desk.engine.strategy import Context, State, Strategy
+from desk.engine.strategy import RECENT_FILLS, Context, State, Strategy
 
 log = logging.getLogger(__name__)
 SEEN_FILLS = 20_000  # fill ids remembered against replays (the journal dedupes them too)
@@ -103,6 +103,7 @@ class StrategyManager:
         self.base_equity = Decimal(100_000)
         self._housekeeper: asyncio.Task | None = None
         self._seen_fills: OrderedDict[str, str | None] = OrderedDict()  # fill id -> owner
+        self._closing: dict[str, list[Fill]] = {}  # market -> unowned fills while it closes
         self.opened = False
         self.panicked: list[str] | None = None  # stopped by the panic, until re-armed
 
@@ -148,17 +149,71 @@ class StrategyManager:
                              reason="orphaned", count=len(cancelled),
                              order_ids=[o.order_id for o in orders][:50],
                              client_order_ids=[o.client_order_id for o in orders][:50])
-        for position in await self.venue.positions():
-            if position.flat:
-                continue
+        held = {p.market_id: p for p in await self.venue.positions() if not p.flat}
+        rebuilt = self._rebuild_books(held)
+        marks: dict[str, Decimal | None] = {}
+        for position in held.values():
+            marks[position.market_id] = position.mark_price
             holder = next((s for s in self.strategies.values()
                            if s.market_id == position.market_id), None)
-            if holder is not None:
+            if holder is not None and position.market_id not in rebuilt:
                 holder.pnl.seed(position.quantity, position.entry_price)
-                holder.series.open_at(holder.pnl.total(position.mark_price))
             self.bus.publish(EventType.POSITION_CHANGED, holder.id if holder else None,
                              market_id=position.market_id, old_position=Decimal(0),
                              new_position=position.quantity, reloaded=True)
+        for s in self.strategies.values():
+            self._restore_series(s, s.mark() or marks.get(s.market_id),
+                                 s.market_id in rebuilt)
+
+    def _rebuild_books(self, held: dict[str, Any]) -> set[str]:
+        """Rebuild each market's strategies' PnL books from their journaled fills (realised
+        PnL, fees, volume, trades, closes, average entry) and their recent fills. A
+        market's books are kept only if their positions add up to what the venue holds
+        there (else a fill is missing and the venue's entry price is used); its id then
+        is in the returned set."""
+        journal = self.journal
+        if journal is None:
+            return set()
+        rebuilt = set()
+        by_market: dict[str, list[Strategy]] = {}
+        for s in self.strategies.values():
+            by_market.setdefault(s.market_id, []).append(s)
+        for market_id, group in by_market.items():
+            books = {}
+            for s in group:
+                fills = journal.fills(strategy_id=s.id)
+                s.recent_fills.extend(fills[-RECENT_FILLS:])
+                book = books[s.id] = PnlBook()
+                for fill in fills:
+                    book.on_fill(fill)
+            position = held[market_id].quantity if market_id in held else Decimal(0)
+            if any(b.trades for b in books.values()) and \
+                    sum((b.position for b in books.values()), Decimal(0)) == position:
+                for s in group:
+                    s.pnl = books[s.id]
+                rebuilt.add(market_id)
+        return rebuilt
+
+    def _restore_series(self, s: Strategy, mark: Decimal | None, same_book: bool) -> None:
+        """Open the strategy's PnL series at its total now, carrying on today's PnL and the
+        last hour's from the journal's `pnl_update` records of today: a restart on the
+        same UTC day resets neither today's PnL nor the daily and hourly breakers."""
+        total = s.pnl.total(mark)
+        now = self.clock.time()
+        if self.journal is None:
+            if total:
+                s.series.open_at(total)
+            return
+        day_ms = int(now // 86400) * 86_400_000
+        last = self.journal.events(strategy_id=s.id, types=["pnl_update"], since_ms=day_ms,
+                                   limit=1)
+        if not last:
+            s.series.open_at(total)
+            return
+        hour = self.journal.events(strategy_id=s.id, types=["pnl_update"],
+                                   since_ms=max(day_ms, int((now - 3600) * 1000)))
+        restored = restore_day(last[-1], hour, total=total, mark=mark, same_book=same_book)
+        s.series.open_at(total, restored.today, restored.points, now)
 
     async def start_enabled(self) -> None:
         """Start every saved strategy with `enabled = true` (a refusal is an error event)."""
@@ -436,16 +491,29 @@ class StrategyManager:
             await self.pause(strategy_id)
         if s.position == 0:
             raise StrategyError(f"strategy {s.config.name!r} is flat: nothing to flatten")
-        flattened = await self._close_position(s)
-        self.bus.publish(EventType.POSITION_CHANGED, s.id, market_id=s.market_id,
-                         flattened=flattened, new_position=s.position)
+        await self._close_position(s)  # its fills are the position_changed events
         return self.info(s)
 
     async def _close_position(self, s: Strategy) -> str:
-        """Close the strategy's market position at market; the quantity closed."""
-        result = await self.venue.close_position(s.market_id)
-        for fill in result.fills:  # the close carries no id of ours: book it here
-            self._book(fill, s)
+        """Close the strategy's market position at market; the quantity closed. The close
+        carries no id of ours, so its fills are booked here, as the strategy's flatten;
+        the fill stream's copies of them (which may come first) are held back meanwhile
+        instead of being reported as fills of no desk order."""
+        market_id = s.market_id
+        self._closing[market_id] = []
+        try:
+            result = await self.venue.close_position(market_id)
+        except BaseException:
+            for fill in self._closing.pop(market_id, []):
+                self._book(fill, None)
+            raise
+        held = self._closing.pop(market_id, [])
+        for fill in result.fills:
+            self._book(fill, s, flatten=True)
+        claimed = {f.fill_id for f in result.fills}
+        for fill in held:  # not the close's: no desk order's after all
+            if fill.fill_id not in claimed:
+                self._book(fill, None)
         return str(result.order.filled_quantity)
 
     async def cancel_all_quotes(self, asset: str) -> list[str]:
@@ -540,9 +608,13 @@ class StrategyManager:
         sid = owner(fill.client_order_id) or owner(fill.quote_id)
         self._book(fill, self.strategies.get(sid or ""))
 
-    def _book(self, fill: Fill, s: Strategy | None) -> None:
+    def _book(self, fill: Fill, s: Strategy | None, flatten: bool = False) -> None:
         """Journal a fill once and give it to its strategy. A fill first seen without an
         owner (a flatten's close order) is handed over when its owner claims it."""
+        if s is None and fill.market_id in self._closing:
+            if fill.fill_id not in self._seen_fills:  # most likely the close's own
+                self._closing[fill.market_id].append(fill)
+            return
         if fill.fill_id in self._seen_fills:
             if s is None or self._seen_fills[fill.fill_id] is not None:
                 return  # a replay of a fill already booked
@@ -553,7 +625,7 @@ class StrategyManager:
         if len(self._seen_fills) > SEEN_FILLS:
             self._seen_fills.popitem(last=False)
         if s is not None:
-            s.on_fill(fill)
+            s.on_fill(fill, flatten=flatten)
         else:
             self.bus.publish(EventType.QUOTE_FILLED, None, Severity.WARNING,
                              market_id=fill.market_id, side=str(fill.side), price=fill.price,

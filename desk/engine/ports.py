@@ -7,7 +7,7 @@ exchange. Nothing here knows HTTP: calls fail with the errors of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
@@ -149,11 +149,24 @@ class Clock(Protocol):
 
 class Journal(Protocol):
     """Where events and fills are recorded before they are shown (`desk.store.journal`).
-    `append_fill` returns False for a fill id it already holds (a replay)."""
+    `append_fill` returns False for a fill id it already holds (a replay). The readers
+    let a restart carry on from the record: a strategy's fills rebuild its PnL book and
+    its recent fills, its `pnl_update` events of the day today's PnL and the breakers."""
 
     def append_event(self, event: dict[str, Any]) -> None: ...
 
     def append_fill(self, fill: Fill, strategy_id: str | None) -> bool: ...
+
+    def fills(self, strategy_id: str | None = None,
+              market_id: str | None = None) -> list[Fill]:
+        """Fills in venue time order."""
+        ...
+
+    def events(self, strategy_id: str | None = None, types: Iterable[str] | None = None,
+               limit: int | None = None, since_ms: int | None = None) -> list[dict[str, Any]]:
+        """Events (as journaled: `Event.to_json()`) oldest first, from `since_ms` (their
+        `ts_ms`) on; with `limit`, the newest `limit` of them."""
+        ...
 
 
 class StrategyStore(Protocol):

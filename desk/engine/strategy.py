@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -38,6 +39,7 @@ from desk.engine.wake import Wake
 
 log = logging.getLogger(__name__)
 MONEY = Decimal("1e-8")
+RECENT_FILLS = 12  # kept for the detail screen (restored from the journal at open)
 
 
 class State(StrEnum):
@@ -105,6 +107,7 @@ class Strategy:
         self.pnl = PnlBook()
         self.series = PnlSeries(base_equity)
         self.quotes = QuoteBook()
+        self.recent_fills: deque[Fill] = deque(maxlen=RECENT_FILLS)  # oldest first
         self.vol = RealisedVol(config.volatility_window_minutes * 60, ctx.engine.vol_sample_s)
         self.margin = MarginGuard(ctx.engine.margin_recover_cycles)
         self.errors = 0                       # consecutive order-path errors
@@ -147,15 +150,20 @@ class Strategy:
         return self.pnl.total(self.mark())
 
     def metrics(self) -> Metrics:
+        """Total and today's PnL from the same live mark, so they differ by exactly the PnL
+        from before today (or before this strategy's first start today)."""
         mark = self.mark()
+        book = self.pnl
+        total = book.total(mark)
         return Metrics(
-            total_pnl=_cents(self.pnl.total(mark)), daily_pnl=_cents(self.series.daily()),
-            realized_pnl=_cents(self.pnl.realized),
-            unrealized_pnl=_cents(self.pnl.unrealized(mark)),
-            fees=self.pnl.fees, total_volume=self.pnl.volume, trade_count=self.pnl.trades,
-            win_rate=self.pnl.wins / self.pnl.closes * 100 if self.pnl.closes else 0.0,
-            sharpe_ratio=self.series.sharpe(), max_drawdown=self.series.max_drawdown,
-            position=self.pnl.position, average_price=self.pnl.average)
+            total_pnl=_cents(total), daily_pnl=_cents(self.series.daily(total)),
+            realized_pnl=_cents(book.realized),
+            unrealized_pnl=_cents(book.unrealized(mark)),
+            fees=book.fees, total_volume=book.volume, trade_count=book.trades,
+            win_rate=book.wins / book.closes * 100 if book.closes else None,
+            sharpe_ratio=self.series.sharpe(), max_drawdown=_cents(self.series.max_drawdown),
+            position=book.position, average_price=book.average,
+            max_drawdown_pct=self.series.max_drawdown_pct, wins=book.wins, closes=book.closes)
 
     def _publish(self, type: EventType, severity: Severity | None = None, **data: object) -> None:
         self.ctx.bus.publish(type, self.id, severity, **data)
@@ -201,21 +209,29 @@ class Strategy:
         if self.state is State.RUNNING and _moved(last, price, self.config):
             self.wake.set()
 
-    def on_fill(self, fill: Fill) -> None:
+    def on_fill(self, fill: Fill, flatten: bool = False) -> None:
+        """Book one fill: a quote's, a hedge's, or (`flatten`) the operator's close at
+        market. A quote or a close is one `quote_filled` (`kind` quote or flatten), and
+        every fill one `position_changed`; then today's PnL is sampled (the breakers and
+        the `pnl_update` see the fill at once)."""
         old = self.pnl.position
         realised = self.pnl.on_fill(fill)
         captured = self.quotes.on_fill(fill)
-        is_hedge = (fill.client_order_id or "").startswith(f"{self.id}.h")
+        self.recent_fills.append(fill)
+        is_hedge = not flatten and (fill.client_order_id or "").startswith(f"{self.id}.h")
         if not is_hedge:
-            self._publish(EventType.QUOTE_FILLED, side=str(fill.side), price=fill.price,
+            self._publish(EventType.QUOTE_FILLED, kind="flatten" if flatten else "quote",
+                          side=str(fill.side), price=fill.price,
                           quantity=fill.quantity, fee=fill.fee, liquidity=str(fill.liquidity),
                           order_id=fill.order_id, client_order_id=fill.client_order_id,
                           fill_id=fill.fill_id, realized=realised,
                           spread_captured_bps=round(captured, 4) if captured is not None
                           else None)
+        extra = {"flattened": fill.quantity} if flatten else {}
         self._publish(EventType.POSITION_CHANGED, old_position=old,
                       new_position=self.pnl.position, market_id=self.market_id,
-                      hedge=is_hedge)
+                      hedge=is_hedge, **extra)
+        self.series.sample(self.ctx.clock.time(), self.total_pnl())
         self.publish_pnl()
         if self.state is State.RUNNING:
             self.pending = "fill"
@@ -242,8 +258,10 @@ class Strategy:
     def publish_pnl(self) -> None:
         m = self.metrics()
         self._last_pnl_event = self.ctx.clock.monotonic()
+        # position and mark let a restart carry today's PnL on (metrics.restore_day)
         self._publish(EventType.PNL_UPDATE, total_pnl=m.total_pnl, daily_pnl=m.daily_pnl,
-                      realized_pnl=m.realized_pnl, unrealized_pnl=m.unrealized_pnl)
+                      realized_pnl=m.realized_pnl, unrealized_pnl=m.unrealized_pnl,
+                      position=m.position, mark=self.mark())
 
     def housekeeping(self) -> None:
         """Sample PnL; a pnl_update now and then while it moves."""

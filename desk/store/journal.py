@@ -121,9 +121,13 @@ class Journal:
     # --- readers --------------------------------------------------------------------
 
     def events(self, strategy_id: str | None = None, types: Iterable[str] | None = None,
-               limit: int | None = None) -> list[dict[str, Any]]:
-        """Events oldest first; with `limit`, the newest `limit` of them (still oldest first)."""
+               limit: int | None = None, since_ms: int | None = None) -> list[dict[str, Any]]:
+        """Events oldest first, from `since_ms` (their `ts_ms`) on; with `limit`, the
+        newest `limit` of them (still oldest first)."""
         where, args = _equal(strategy_id=strategy_id)
+        if since_ms is not None:
+            where.append("ts_ms >= ?")
+            args.append(int(since_ms))
         if types is not None:
             names = [str(t) for t in types]
             where.append(f"type IN ({', '.join('?' * len(names))})")

@@ -14,7 +14,16 @@ from hypothesis import strategies as st
 
 from desk.domain import ZERO, Liquidity, Side
 from desk.domain.records import Fill
-from desk.engine.metrics import MINUTES_PER_YEAR, Metrics, PnlBook, PnlSeries, QuoteBook, QuoteStats
+from desk.engine.metrics import (
+    MINUTES_PER_YEAR,
+    SHARPE_MIN_RETURNS,
+    SHARPE_MIN_SPAN_S,
+    Metrics,
+    PnlBook,
+    PnlSeries,
+    QuoteBook,
+    QuoteStats,
+)
 
 D = Decimal
 _ids = itertools.count(1)
@@ -261,7 +270,8 @@ def test_flat_pnl_is_exact_when_the_average_is_exact():
 def test_fresh_series_is_all_zero():
     s = PnlSeries(D(10_000))
     assert s.daily() == 0 and s.hourly() == 0
-    assert s.drawdown_pct() == 0.0 and s.max_drawdown == 0.0 and s.sharpe() == 0.0
+    assert s.drawdown_pct() == 0.0 and s.max_drawdown == 0 and s.max_drawdown_pct == 0.0
+    assert s.sharpe() is None
 
 
 def test_daily_pnl_resets_at_the_utc_day_boundary():
@@ -350,13 +360,14 @@ def test_drawdown_against_base_equity_plus_pnl():
     assert s.peak == D(11_000) and s.drawdown_pct() == 0.0
     s.sample(20, D(-100))            # equity 9900
     assert s.drawdown_pct() == pytest.approx(1100 / 11_000 * 100)
-    assert s.max_drawdown == pytest.approx(10.0)
+    assert s.max_drawdown_pct == pytest.approx(10.0) and s.max_drawdown == D(1100)
     s.sample(30, D(500))             # equity 10500: recovered partly
     assert s.drawdown_pct() == pytest.approx(500 / 11_000 * 100)
-    assert s.max_drawdown == pytest.approx(10.0)   # the worst stays
+    assert s.max_drawdown_pct == pytest.approx(10.0)   # the worst stays
+    assert s.max_drawdown == D(1100)
     s.sample(40, D(2000))            # new peak
     assert s.drawdown_pct() == 0.0 and s.peak == D(12_000)
-    assert s.max_drawdown == pytest.approx(10.0)
+    assert s.max_drawdown_pct == pytest.approx(10.0) and s.max_drawdown == D(1100)
 
 
 def test_drawdown_from_the_base_equity_when_pnl_starts_negative():
@@ -364,21 +375,22 @@ def test_drawdown_from_the_base_equity_when_pnl_starts_negative():
     s.sample(0, D(-50))
     assert s.peak == D(1000)
     assert s.drawdown_pct() == pytest.approx(5.0)
-    assert s.max_drawdown == pytest.approx(5.0)
+    assert s.max_drawdown_pct == pytest.approx(5.0) and s.max_drawdown == D(50)
 
 
 def test_throttled_samples_count_for_the_peak_and_max_drawdown():
     s = PnlSeries(D(1000), sample_s=60)
     s.sample(0, D(0))
     s.sample(1, D(-200))
-    assert s.max_drawdown == pytest.approx(20.0)
+    assert s.max_drawdown_pct == pytest.approx(20.0) and s.max_drawdown == D(200)
     assert len(s.recent) == 1
 
 
 def test_drawdown_without_positive_equity_is_zero():
     s = PnlSeries(D(0))
     s.sample(0, D(-10))
-    assert s.drawdown_pct() == 0.0 and s.max_drawdown == 0.0
+    assert s.drawdown_pct() == 0.0 and s.max_drawdown_pct == 0.0
+    assert s.max_drawdown == D(10)   # the currency figure needs no positive equity
 
 
 def test_minutes_are_kept_at_least_a_minute_apart():
@@ -388,40 +400,63 @@ def test_minutes_are_kept_at_least_a_minute_apart():
     assert [t for t, _ in s.minutes] == [0, 60, 120, 180]
 
 
-def test_sharpe_is_zero_with_fewer_than_three_minute_samples():
+def test_sharpe_is_none_before_its_minimum_sample():
+    """13 minutes of a steady gain gave 1201 on a real desk: no Sharpe before an hour of
+    one-minute changes (SHARPE_MIN_RETURNS over SHARPE_MIN_SPAN_S)."""
+    assert SHARPE_MIN_RETURNS == 60 and SHARPE_MIN_SPAN_S == 3600
     s = PnlSeries(D(10_000))
-    s.sample(0, D(0))
-    s.sample(30, D(5))
-    s.sample(60, D(10))
-    assert len(s.minutes) == 2
-    assert s.sharpe() == 0.0
+    totals = [0, 1, 3, 4, 4, 7, 6, 9, 10, 12, 11, 14, 15, 17]   # 13 minutes
+    for i, v in enumerate(totals):
+        s.sample(60.0 * i, D(v))
+    assert s.sharpe() is None
+    for i in range(len(totals), SHARPE_MIN_RETURNS):
+        s.sample(60.0 * i, D(17 + i % 3))
+    assert len(s.minutes) == SHARPE_MIN_RETURNS and s.sharpe() is None  # 59 changes
+    s.sample(60.0 * SHARPE_MIN_RETURNS, D(20))
+    assert s.sharpe() is not None                                        # 60, one hour
 
 
-def test_sharpe_is_zero_when_changes_do_not_vary():
+def test_sharpe_needs_the_hour_as_well_as_the_count():
     s = PnlSeries(D(10_000))
-    for i in range(5):
+    s.minutes.extend((30.0 * i, D(i % 4)) for i in range(SHARPE_MIN_RETURNS + 1))  # 30 min
+    assert s.sharpe() is None
+
+
+def test_sharpe_is_none_when_changes_do_not_vary():
+    s = PnlSeries(D(10_000))
+    for i in range(SHARPE_MIN_RETURNS + 5):
         s.sample(60.0 * i, D(3 * i))
-    assert s.sharpe() == 0.0
+    assert s.sharpe() is None
+
+
+def _hour(pattern: list[int]) -> list[int]:
+    """Totals whose one-minute changes repeat `pattern`, SHARPE_MIN_RETURNS of them."""
+    totals = [0]
+    for i in range(SHARPE_MIN_RETURNS):
+        totals.append(totals[-1] + pattern[i % len(pattern)])
+    return totals
 
 
 def test_sharpe_of_a_hand_built_series():
-    totals = [0, 1, 3, 4, 4, 7]
+    totals = _hour([1, 2, 1, 0, 3])
     s = PnlSeries(D(10_000))
     for i, v in enumerate(totals):
         s.sample(60.0 * i, D(v))
-    changes = [b - a for a, b in itertools.pairwise(totals)]  # 1, 2, 1, 0, 3
+    changes = [b - a for a, b in itertools.pairwise(totals)]  # 1, 2, 1, 0, 3, ... x12
     expected = statistics.mean(changes) / statistics.stdev(changes) * math.sqrt(525_600)
     assert MINUTES_PER_YEAR == 525_600
     assert s.sharpe() == pytest.approx(expected)
-    # by hand: mean 1.4, sample variance (0.16+0.36+0.16+1.96+2.56)/4 = 1.3
-    assert s.sharpe() == pytest.approx(1.4 / math.sqrt(1.3) * math.sqrt(525_600))
+    # by hand: mean 1.4, sample variance (12 x (0.16+0.36+0.16+1.96+2.56))/59 = 62.4/59
+    assert s.sharpe() == pytest.approx(1.4 / math.sqrt(62.4 / 59) * math.sqrt(525_600))
 
 
-def test_sharpe_with_exactly_three_minute_samples_and_a_loss():
+def test_sharpe_of_a_loss_is_negative():
+    totals = _hour([-2, -1])
     s = PnlSeries(D(10_000))
-    for i, v in enumerate([0, -2, -3]):
+    for i, v in enumerate(totals):
         s.sample(60.0 * i, D(v))
-    expected = -1.5 / statistics.stdev([-2, -1]) * math.sqrt(525_600)
+    changes = [b - a for a, b in itertools.pairwise(totals)]
+    expected = -1.5 / statistics.stdev(changes) * math.sqrt(525_600)
     assert s.sharpe() == pytest.approx(expected)
     assert s.sharpe() < 0
 
@@ -529,7 +564,8 @@ def test_keep_bound_evicts_the_oldest():
 def test_metrics_and_quote_stats_are_frozen_records():
     m = Metrics(total_pnl=D(1), daily_pnl=D(2), realized_pnl=D(3), unrealized_pnl=D(-2),
                 fees=D("0.1"), total_volume=D(1000), trade_count=4, win_rate=50.0,
-                sharpe_ratio=1.2, max_drawdown=3.4, position=D("0.5"), average_price=None)
+                sharpe_ratio=1.2, max_drawdown=D("340"), position=D("0.5"), average_price=None,
+                max_drawdown_pct=3.4, wins=1, closes=2)
     assert m.trade_count == 4 and m.average_price is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         m.total_pnl = D(0)  # type: ignore[misc]
@@ -539,7 +575,8 @@ def test_metrics_and_quote_stats_are_frozen_records():
         q.quotes_sent = 0  # type: ignore[misc]
     assert {f.name for f in dataclasses.fields(Metrics)} >= {
         "total_pnl", "daily_pnl", "realized_pnl", "unrealized_pnl", "total_volume",
-        "trade_count", "win_rate", "sharpe_ratio", "max_drawdown"}
+        "trade_count", "win_rate", "sharpe_ratio", "max_drawdown", "max_drawdown_pct",
+        "wins", "closes"}
     assert {f.name for f in dataclasses.fields(QuoteStats)} == {
         "quotes_sent", "quotes_filled", "fill_rate", "avg_fill_time_ms",
         "avg_spread_captured_bps"}

@@ -1,5 +1,16 @@
 """One strategy in full: every metric, the quote stats, its ladder, recent fills and
-events."""
+events.
+
+What the numbers count (the README's "Metrics and events" says the same):
+- total PnL: realised (average cost, net of fees) + unrealised at the live mark;
+- today: since 00:00 UTC or since the strategy first opened today, whichever is later,
+  carried over a restart from the journal; "carried in" is total − today, the PnL from
+  before (yesterday's, or a reloaded position's since its entry);
+- closes won: fills that reduced the position and realised more than their own fee;
+- Sharpe: "–" until an hour of one-minute PnL changes (`SHARPE_MIN_RETURNS`);
+- max drawdown: the largest fall of the equity attributed to the strategy (account
+  equity at start + its PnL) from its peak, in currency and as % of that peak.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +22,9 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from desk.engine.events import EventType
-from desk.engine.view import DeskView, StrategyView
+from desk.domain.records import Fill
+from desk.engine.metrics import Metrics
+from desk.engine.view import StrategyView
 from desk.ui.format import bps, money, qty, signed
 from desk.ui.widgets.event_log import EventLog
 
@@ -32,15 +44,17 @@ def metrics_table(s: StrategyView) -> Table:
         ("average price", money(m.average_price)),
         ("fair value", money(s.fair)),
         ("total PnL", signed(m.total_pnl)),
-        ("today", signed(m.daily_pnl)),
+        ("today (UTC)", signed(m.daily_pnl)),
+        *([("carried in", signed(m.total_pnl - m.daily_pnl))]
+          if m.total_pnl != m.daily_pnl else []),
         ("realised", signed(m.realized_pnl)),
         ("unrealised", signed(m.unrealized_pnl)),
         ("fees", money(m.fees)),
         ("volume", money(m.total_volume)),
         ("trades", str(m.trade_count)),
-        ("win rate", f"{m.win_rate:.1f}%"),
-        ("Sharpe", f"{m.sharpe_ratio:.2f}"),
-        ("max drawdown", f"{m.max_drawdown:.2f}%"),
+        ("closes won", closes_won(m)),
+        ("Sharpe", "–" if m.sharpe_ratio is None else f"{m.sharpe_ratio:.2f}"),
+        ("max drawdown", drawdown(m)),
         ("quotes sent", str(q.quotes_sent)),
         ("quotes filled", str(q.quotes_filled)),
         ("fill rate", f"{q.fill_rate:.1f}%"),
@@ -51,6 +65,21 @@ def metrics_table(s: StrategyView) -> Table:
     for k, v in rows:
         t.add_row(k, v)
     return t
+
+
+def closes_won(m: Metrics) -> str:
+    """Of the fills that reduced the position, how many realised more than their fee."""
+    if m.win_rate is None:
+        return "– (no close yet)"
+    return f"{m.wins}/{m.closes} ({m.win_rate:.0f}%)"
+
+
+def drawdown(m: Metrics) -> str:
+    """In currency, and as a share of the attributed equity's peak (a small one shows as
+    < 0.01 %, never as a bare 0.00 %)."""
+    pct = m.max_drawdown_pct
+    share = "0 %" if pct == 0 else "<0.01 %" if pct < 0.01 else f"{pct:.2f} %"
+    return f"{money(m.max_drawdown)} ({share})"
 
 
 def ladder_text(s: StrategyView) -> Text:
@@ -64,13 +93,21 @@ def ladder_text(s: StrategyView) -> Text:
     return text
 
 
-def fills_text(view: DeskView, sid: str, keep: int = 12) -> Text:
+def _kind(fill: Fill, sid: str) -> str:
+    cid = fill.client_order_id or ""
+    if not cid:
+        return "close"       # the operator's flatten: positions/close carries no id of ours
+    return "hedge" if cid.startswith(f"{sid}.h") else str(fill.liquidity)
+
+
+def fills_text(s: StrategyView, keep: int = 12) -> Text:
+    """The strategy's last fills, newest first: its own record (kept from the journal
+    over a restart), not the event ring, which a stream reconnect's chatter empties."""
     text = Text("recent fills\n", style="bold")
-    fills = [e for e in view.events if e.strategy_id == sid and e.type is
-             EventType.QUOTE_FILLED][-keep:]
-    for e in reversed(fills):
-        text.append(f"  {e.data.get('side', ''):<4} {qty(e.data.get('quantity'))} @ "
-                    f"{money(e.data.get('price'))}  {e.data.get('liquidity', '')}\n")
+    fills = s.fills[-keep:]
+    for f in reversed(fills):
+        text.append(f"  {f.side!s:<4} {qty(f.quantity)} @ {money(f.price)}  "
+                    f"{_kind(f, s.id)}\n")
     if not fills:
         text.append("  none yet\n", style="dim")
     return text
@@ -107,6 +144,6 @@ class DetailScreen(Screen):
             Text(f" {s.name} · {s.market_id} · {s.id}", style="bold"))
         self.query_one("#detail-metrics", Static).update(metrics_table(s))
         self.query_one("#detail-side", Static).update(ladder_text(s) + Text("\n")
-                                                      + fills_text(view, s.id))
+                                                      + fills_text(s))
         from desk.engine.events import Severity
         self.query_one(EventLog).show(view.events, {s.id: s.name}, s.id, Severity.INFO)
