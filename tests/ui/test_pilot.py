@@ -27,7 +27,7 @@ from desk.ui.screens.detail import DetailScreen
 from desk.ui.screens.editor import EditorScreen
 from desk.ui.screens.help import HelpScreen
 from desk.ui.screens.keys import CreateKeyModal, KeysScreen
-from desk.ui.screens.modals import SecretModal
+from desk.ui.screens.modals import Choice, QuitModal, SecretModal
 from tests.ui.pilot_support import (
     DEFAULT_NAMES,
     SIZE,
@@ -490,8 +490,7 @@ async def test_keys_create_shows_the_secret_once_and_revoke(ready: EngineHost,
                             (desk.kill_key_id, "the panic key's own key")):
             await _cursor_to(pilot, keys.query_one(DataTable),
                              [k.id for k in keys.rows].index(key_id))
-            await press_for_choice(pilot, app, "r", "the revoke confirmation")
-            await pilot.click("#yes")
+            await pilot.press("r")  # refused at once: no question first
             await eventually(lambda key_id=key_id, why=why: any(
                 f"{key_id} is {why}" in t for t in toasts(app)), 5, pilot=pilot,
                 what=f"the refusal toast ({why})")
@@ -548,8 +547,8 @@ async def test_revoke_refusal_stays_in_the_keys_status_line(ready: EngineHost) -
                                                              for k in rows))
         await _cursor_to(pilot, keys.query_one(DataTable),
                          [k.id for k in keys.rows].index(engine_key.id))
-        await press_for_choice(pilot, app, "r", "the revoke confirmation")
-        await pilot.click("#yes")
+        await pilot.press("r")  # refused at once: no question first
+        assert not isinstance(app.screen, Choice)
         await eventually(lambda: any("the key the engine trades with" in t
                                      for t in toasts(app)), 5, pilot=pilot,
                          what="the refusal toast")
@@ -597,6 +596,9 @@ async def test_quit_pulls_quotes_and_the_venue_child_goes(tmp_path: Path) -> Non
             async with app.run_test(size=SIZE, notifications=True) as pilot:
                 await started(app, pilot)
                 await pilot.press("q")
+                await eventually(lambda: isinstance(app.screen, QuitModal), 3, pilot=pilot,
+                                 what="the quit question")
+                await pilot.click("#quit")
                 await eventually(lambda: app.return_code is not None, 10,
                                  what="the app exited")
             assert app.return_code == 0

@@ -6,6 +6,7 @@ trades, every call is recorded)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 from textual.widgets import Button, Input, Static, Switch
 
@@ -14,7 +15,15 @@ from desk.ui.app import DeskApp
 from desk.ui.screens.editor import EditorScreen
 from desk.ui.screens.modals import QuitModal
 from tests.ui.fixed_backend import FixedBackend
-from tests.ui.pilot_support import eventually, one_line
+from tests.ui.pilot_support import (
+    VenueReader,
+    by_name,
+    desk_settings,
+    ensure_defaults_running,
+    eventually,
+    one_line,
+    start_host,
+)
 
 SIZE = (120, 40)
 
@@ -168,3 +177,58 @@ async def test_q_in_the_editor_asks_and_in_a_text_field_types_q():
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is editor and app.is_running and names(backend) == []
+
+
+# --- against the real thing: flatten all and quit ---------------------------------------------
+
+async def test_flatten_all_and_quit_leaves_nothing_open_at_the_venue(tmp_path: Path) -> None:
+    """A real host (embedded venue): a position no strategy owns (a market buy with a
+    key of the test's own, BTC MM paused so it does not trade against us) and whatever
+    the strategies hold; "Flatten all and quit" closes every one, then the exit pulls
+    every quote."""
+    own = start_host(desk_settings(tmp_path))
+    try:
+        assert own.desk is not None
+        reader = VenueReader(own.desk.url, own.settings.account)
+        try:
+            await ensure_defaults_running(own, reader)
+            btc = by_name(own, "BTC MM")
+            await own.control(lambda m: m.pause(btc.id))
+            await eventually(lambda: reader.open_counts().get("BTC-PERP", 0) == 0, 5,
+                             what="BTC MM's quotes pulled")
+            _market_buy(reader, "BTC-PERP", "0.01")
+            await eventually(lambda: reader.positions().get("BTC-PERP", Decimal(0)) != 0, 5,
+                             what="a BTC position at the venue")
+            app = DeskApp(own)
+            async with app.run_test(size=SIZE, notifications=True) as pilot:
+                await eventually(lambda: app.main.is_attached and app.main.selected, 5,
+                                 pilot=pilot, what="the main screen")
+                await eventually(lambda: any(p.market_id == "BTC-PERP"
+                                             for p in own.view().positions), 5,
+                                 pilot=pilot, what="the position in the desk's view")
+                await ask(pilot, app)
+                assert "BTC-PERP" in question(app)
+                await pilot.click("#flatten")
+                await eventually(lambda: app.return_code is not None, 20, pilot=pilot,
+                                 what="the app exited")
+            assert app.return_code == 0
+            assert all(q == 0 for q in reader.positions().values()), reader.positions()
+            assert reader.orders() == []
+        finally:
+            reader.close()
+    finally:
+        own.stop()
+
+
+def _market_buy(reader: VenueReader, market: str, quantity: str) -> None:
+    """A market buy on the desk's account with a trade key made for it (its secret is
+    used and dropped here)."""
+    r = reader.http.post("/perps/me/api-keys", headers=reader._session_headers(),
+                         json={"name": "test-trader", "scope": "trade"})
+    assert r.status_code in (200, 201), r.status_code
+    secret = r.json()["secret"]
+    r = reader.http.post("/perps/orders", headers={"x-api-key": secret},
+                         json={"marketId": market, "type": "market", "side": "buy",
+                               "quantity": quantity})
+    del secret
+    assert r.status_code in (200, 201), r.status_code
