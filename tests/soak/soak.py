@@ -3,13 +3,19 @@
     python -m tests.soak.soak [--minutes 30] [--seed 1] [--gap-s 8]
 
 Every `--gap-s` (± half) one fault is chosen at random: each fault kind of the venue's
-contract (`/sim/faults`), a restart of the venue process, SIGKILL of desk (the
-watchdog must pull its quotes; desk is restarted), or SIGTERM of desk (restarted).
-After each one the soak checks, through its own read key:
+contract (`/sim/faults`), the engine's key killed mid-run (revoked, expired, or fenced
+by `allowedIps` to an address desk is not on), a restart of the venue process, SIGKILL
+of desk (the watchdog must pull its quotes; desk is restarted), or SIGTERM of desk
+(restarted). desk holds two stored trade keys, the engine's and the kill switch's (the
+watchdog's too). After each fault the soak checks, through its own read key:
 
 - stood down → nothing rests: once desk reports the dead-man switch tripped (or is
   killed), the venue's open orders reach zero, and nothing rests again until desk says
   it re-armed; the time to zero is kept per fault kind;
+- a dead engine key: desk reports the dead-man switch tripped, naming the key; the
+  venue's open orders reach zero (its cancel-all falls back to a key that still
+  works) and none rests while the key is dead; then the soak makes a new engine key
+  and, since desk cannot take it up by itself, restarts desk with it;
 - recovery: desk quotes again (a `quote_sent` after the fault ended);
 - nothing lost or doubled: per market, the position desk reloaded at start plus the
   fills and reconciliations it journaled add up to the position the venue holds, and
@@ -51,7 +57,15 @@ from desk.store.keys import KeyStore
 ROOT = Path(__file__).resolve().parents[2]
 VENUE_FAULTS = ("freeze_index", "drop_streams", "seq_gap", "stop_heartbeats", "rate_limit",
                 "error_burst", "latency", "halt_market", "margin_squeeze")
+# the engine's key dies mid-run: DELETE /perps/me/api-keys/{id}, and the embedded
+# venue's `expire_key` and `fence_key` faults (until undone: they never are)
+KEY_FAULTS = ("key_revoked", "key_expired", "key_fenced")
+FENCE = "192.0.2.1"  # TEST-NET-1: an address desk (on the loopback) is never on
+KEY_ZERO_S = 10.0  # a dead key: how long the venue may take to show nothing resting
+KEY_HOLD_S = 2.0  # ...and then must keep showing nothing while the key stays dead
+KEY_RECOVER_S = 1.0  # with a new key stored: how long desk gets to take it up itself
 PROCESS_FAULTS = ("venue_restart", "desk_sigkill", "desk_sigterm")
+ALL_FAULTS = VENUE_FAULTS + KEY_FAULTS + PROCESS_FAULTS
 MARKETS = ("BTC-PERP", "ETH-PERP", "SOL-PERP")
 KILL_GRACE_MS = 1000  # a private-stream batch (250 ms) and its way to desk, with margin
 
@@ -69,6 +83,8 @@ class Venue:
         self.session = ""
         self.trade_id = ""
         self.trade = ""
+        self.kill_id = ""
+        self.kill = ""
         self.read = ""
 
     def start(self) -> None:
@@ -87,11 +103,33 @@ class Venue:
             self.session = http.post("/auth/dev-session",
                                      json={"account": "desk"}).json()["token"]
             auth = {"Authorization": f"Bearer {self.session}"}
-            trade = http.post("/perps/me/api-keys", headers=auth,
-                              json={"name": "engine", "scope": "trade"}).json()
+            kill = http.post("/perps/me/api-keys", headers=auth,
+                             json={"name": "kill-switch", "scope": "trade"}).json()
             read = http.post("/perps/me/api-keys", headers=auth,
                              json={"name": "soak", "scope": "read"}).json()
-        self.trade_id, self.trade, self.read = trade["id"], trade["secret"], read["secret"]
+        self.kill_id, self.kill, self.read = kill["id"], kill["secret"], read["secret"]
+        self.new_engine_key()
+
+    @property
+    def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.session}"}
+
+    def new_engine_key(self) -> None:
+        """A new trade key for desk's engine (the one in use once desk restarts)."""
+        r = httpx.post(f"{self.url}/perps/me/api-keys", headers=self.bearer, timeout=5,
+                       json={"name": "engine", "scope": "trade"})
+        r.raise_for_status()
+        self.trade_id, self.trade = r.json()["id"], r.json()["secret"]
+
+    def revoke(self, key_id: str) -> None:
+        r = httpx.delete(f"{self.url}/perps/me/api-keys/{key_id}", headers=self.bearer,
+                         timeout=5)
+        r.raise_for_status()
+
+    def cancel_all(self) -> None:
+        """The soak's own clean-up (with the kill switch's key), after an anomaly."""
+        httpx.post(f"{self.url}/perps/orders/cancel-all", json={}, timeout=5,
+                   headers={"X-API-Key": self.kill}).raise_for_status()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -114,20 +152,20 @@ class Venue:
     def fills(self, since_ms: int) -> list[dict[str, Any]]:
         """The account's fills since then (the embedded venue's `/sim/fills`)."""
         r = httpx.get(f"{self.url}/sim/fills", params={"sinceMs": since_ms}, timeout=5,
-                      headers={"Authorization": f"Bearer {self.session}"})
+                      headers=self.bearer)
         r.raise_for_status()
         return r.json()
 
     def fault(self, **body: Any) -> None:
-        r = httpx.post(f"{self.url}/sim/faults", json=body, timeout=5,
-                       headers={"Authorization": f"Bearer {self.session}"})
+        r = httpx.post(f"{self.url}/sim/faults", json=body, timeout=5, headers=self.bearer)
         r.raise_for_status()
 
 
 # --- desk --------------------------------------------------------------------------------------
 
 class Desk:
-    """`desk run --venue-url` with the three default strategies; events read in a thread."""
+    """`desk run --venue-url` with the three default strategies and two stored trade keys
+    (the engine's, in use, and the kill switch's); events read in a thread."""
 
     def __init__(self, home: Path):
         self.home = home
@@ -150,11 +188,22 @@ class Desk:
                    DESK_REFERENCE="index")  # so a frozen index is a stale feed
         return env
 
-    def start(self, venue: Venue) -> None:
+    def store_keys(self, venue: Venue) -> None:
+        """The venue's engine key (in use) and kill-switch key in desk's key store."""
         store = KeyStore(self.home / "keys")
-        if not any(k.id == venue.trade_id for k in store.list(venue.url)):
-            store.add(venue.url, venue.trade_id, "engine", "trade", venue.trade)
+        for key in store.list(venue.url):  # dead engine keys of earlier lifetimes go
+            if key.id not in (venue.trade_id, venue.kill_id):
+                store.remove(key.id)
+        stored = {k.id for k in store.list(venue.url)}
+        for key_id, name, secret in ((venue.trade_id, "engine", venue.trade),
+                                     (venue.kill_id, "kill-switch", venue.kill)):
+            if key_id not in stored:
+                store.add(venue.url, key_id, name, "trade", secret)
         store.use(venue.url, venue.trade_id)
+        store.use_for_kill_switch(venue.url, venue.kill_id)
+
+    def start(self, venue: Venue) -> None:
+        self.store_keys(venue)
         self.proc = subprocess.Popen([sys.executable, "-m", "desk", "run", "--venue-url",
                                       venue.url], stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
@@ -178,8 +227,14 @@ class Desk:
     def since(self, t: float, predicate: Callable[[dict[str, Any]], bool]) -> float | None:
         """When the running desk (not a stopped one whose last lines are still being
         read) first said something `predicate` likes at or after `t`."""
+        found = self.first(t, predicate)
+        return found[0] if found is not None else None
+
+    def first(self, t: float, predicate: Callable[[dict[str, Any]], bool]
+              ) -> tuple[float, dict[str, Any]] | None:
+        """The first such event of the running desk at or after `t`, and when."""
         with self.lock:
-            return next((at for at, life, e in self.events
+            return next(((at, e) for at, life, e in self.events
                          if life == self.lifetime and at >= t and predicate(e)), None)
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 20) -> int | None:
@@ -242,6 +297,11 @@ class Desk:
 def _rearmed(e: dict[str, Any]) -> bool:
     """desk's dead-man switch re-armed (not one strategy resuming)."""
     return e["type"] == "resumed" and e.get("scope") == "desk"
+
+
+def _desk_tripped(e: dict[str, Any]) -> bool:
+    """desk's dead-man switch tripped (not one strategy's breaker)."""
+    return e["type"] == "circuit_breaker" and e.get("scope") == "desk"
 
 
 @dataclass
@@ -347,8 +407,7 @@ class Soak:
         trip = None
         deadline = injected + seconds + 3
         while time.monotonic() < deadline and trip is None:
-            trip = self.desk.since(injected, lambda e: e["type"] == "circuit_breaker"
-                                   and e.get("scope") == "desk")
+            trip = self.desk.since(injected, _desk_tripped)
             time.sleep(0.05)
         if trip is None:
             return  # this fault did not stand desk down
@@ -393,6 +452,61 @@ class Soak:
             return
         self.rows[kind].handled += 1
 
+    def key_fault(self, kind: str) -> None:
+        """Kill the engine's key under a running desk; desk must pull everything (with
+        a key that still works) and say which key failed; nothing may rest while the
+        key stays dead. Then a new engine key, and desk (restarted with it unless it
+        took the key up by itself) quotes again."""
+        self.check_usage(kind)
+        key_id = self.venue.trade_id
+        injected = time.monotonic()
+        died_ms = int(time.time() * 1000)
+        if kind == "key_revoked":
+            self.venue.revoke(key_id)
+        elif kind == "key_expired":
+            self.venue.fault(kind="expire_key", keyId=key_id)
+        else:
+            self.venue.fault(kind="fence_key", keyId=key_id, allowedIps=[FENCE])
+        zero = self.wait_zero(KEY_ZERO_S)
+        if zero is None:
+            self.anomaly(kind, f"orders still rested {KEY_ZERO_S:g} s after the engine's "
+                               "key died")
+            self.venue.cancel_all()  # the soak's own clean-up, so the next fault starts clean
+        else:
+            row = self.rows[kind]
+            row.worst_zero_ms = max(row.worst_zero_ms, (time.monotonic() - injected) * 1000)
+        trip = self.desk.first(injected, _desk_tripped)
+        if trip is None:
+            self.anomaly(kind, "desk never reported the dead-man switch tripped")
+        elif self.desk.first(injected, lambda e: _desk_tripped(e)
+                             and key_id in json.dumps(e)) is None:
+            self.anomaly(kind, f"the trip does not name the key: {trip[1].get('reason')!r}")
+        held_until = time.monotonic() + KEY_HOLD_S
+        while zero is not None and time.monotonic() < held_until:
+            if self.venue.resting():
+                self.anomaly(kind, "an order rested while the engine's key was dead")
+                break
+            time.sleep(0.1)
+        self.venue.new_engine_key()
+        self.desk.store_keys(self.venue)
+        recovering = time.monotonic()
+        if self.wait_quoting(recovering, KEY_RECOVER_S):
+            self.rows[kind].handled += 1  # desk took the new key up by itself
+            return
+        alive = self.desk.proc is not None and self.desk.proc.poll() is None
+        code = self.desk.stop(signal.SIGTERM)
+        if alive and code != 0:  # it could not confirm its exit's cancel-all
+            self.anomaly(kind, f"desk exited {code} on SIGTERM with its engine key dead")
+        # a revoked or expired key ends desk's fill stream: the fills from one stream
+        # batch before the death to the cancel-all can never reach its journal
+        self.check_books(kind, killed_ms=None if kind == "key_fenced" else died_ms)
+        restarted = time.monotonic()
+        self.desk.start(self.venue)
+        if not self.wait_quoting(restarted, 45):
+            self.anomaly(kind, "desk restarted with a new key did not quote within 45 s")
+            return
+        self.rows[kind].handled += 1
+
     def desk_kill(self, kind: str) -> None:
         sig = signal.SIGKILL if kind == "desk_sigkill" else signal.SIGTERM
         self.check_usage(kind)
@@ -428,9 +542,8 @@ class Soak:
             return
         self.rows[kind].handled += 1
 
-    def run(self, seconds: float, gap_s: float) -> None:
+    def run(self, seconds: float, gap_s: float, kinds: tuple[str, ...] = ALL_FAULTS) -> None:
         end = time.monotonic() + seconds
-        kinds = VENUE_FAULTS + PROCESS_FAULTS
         order = list(kinds)  # every kind once first (however short the soak), then at random
         self.rng.shuffle(order)
         while order or time.monotonic() < end:
@@ -438,6 +551,8 @@ class Soak:
             self.rows[kind].injected += 1
             if kind in VENUE_FAULTS:
                 self.venue_fault(kind)
+            elif kind in KEY_FAULTS:
+                self.key_fault(kind)
             elif kind == "venue_restart":
                 self.venue_restart(kind)
             else:
@@ -455,7 +570,7 @@ class Soak:
     def table(self) -> str:
         lines = [f"{'fault':<16}{'injected':>9}{'handled':>9}{'worst to zero':>15}"
                  f"{'anomalies':>11}"]
-        for kind in (*VENUE_FAULTS, *PROCESS_FAULTS, "end"):
+        for kind in (*VENUE_FAULTS, *KEY_FAULTS, *PROCESS_FAULTS, "end"):
             row = self.rows.get(kind)
             if row is None:
                 continue
@@ -468,7 +583,8 @@ class Soak:
         return "\n".join(lines)
 
 
-def soak(seconds: float, seed: int = 1, gap_s: float = 8.0) -> Soak:
+def soak(seconds: float, seed: int = 1, gap_s: float = 8.0,
+         kinds: tuple[str, ...] = ALL_FAULTS) -> Soak:
     with tempfile.TemporaryDirectory(prefix="desk-soak-") as tmp:
         home = Path(tmp)
         venue, desk = Venue(home, seed), Desk(home)
@@ -480,7 +596,7 @@ def soak(seconds: float, seed: int = 1, gap_s: float = 8.0) -> Soak:
                 raise RuntimeError("desk never started quoting")
             time.sleep(5)
             run.sample_first()
-            run.run(seconds, gap_s)
+            run.run(seconds, gap_s, kinds)
         finally:
             desk.stop(signal.SIGTERM)
             venue.stop()
@@ -492,9 +608,14 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--gap-s", type=float, default=8.0)
+    parser.add_argument("--kinds", type=lambda text: tuple(text.split(",")),
+                        default=ALL_FAULTS, help="only these fault kinds, comma-separated")
     args = parser.parse_args()
     started = time.monotonic()
-    result = soak(args.minutes * 60, args.seed, args.gap_s)
+    unknown = set(args.kinds) - set(ALL_FAULTS)
+    if unknown:
+        parser.error(f"unknown fault kinds: {', '.join(sorted(unknown))}")
+    result = soak(args.minutes * 60, args.seed, args.gap_s, args.kinds)
     print(result.table())
     print(f"soak: {args.minutes:g} min, seed {args.seed}, "
           f"{(time.monotonic() - started) / 60:.1f} min wall")
