@@ -30,7 +30,8 @@ from desk.control import (
     PanicReport,
     QuickBacktest,
 )
-from desk.domain.records import Balances, BookLevel, FeedState, Health, Position
+from desk.domain import Liquidity, Side
+from desk.domain.records import Balances, BookLevel, FeedState, Fill, Health, Position
 from desk.engine.config import StrategyConfig
 from desk.engine.events import Event, EventType, Severity
 from desk.engine.metrics import Metrics, QuoteStats
@@ -39,8 +40,8 @@ from desk.engine.view import BookSide, DeskView, MarketBook, StrategyView
 T = TypeVar("T")
 D = Decimal
 
-State = Literal["normal", "paused", "breaker", "panic", "flat"]
-STATES: tuple[State, ...] = ("normal", "paused", "breaker", "panic", "flat")
+State = Literal["normal", "paused", "breaker", "panic", "flat", "refused"]
+STATES: tuple[State, ...] = ("normal", "paused", "breaker", "panic", "flat", "refused")
 
 NOW = 1_767_614_671.0            # 2026-01-05 12:04:31 UTC
 NOW_MS = int(NOW * 1000)
@@ -116,7 +117,7 @@ def _strategy(sid: str) -> StrategyView:
         breaker=None, position=m.position, soft_limit=cfg.soft_position_limit,
         max_position=cfg.max_position, fair=FAIR[cfg.market_id], spread_bps=spread,
         skew_bps=skew, metrics=m, stats=STATS[sid], config=cfg, hedging=False,
-        bids=bids, asks=asks)
+        bids=bids, asks=asks, fills=FILLS.get(sid, ()))
 
 
 # --- books -----------------------------------------------------------------------------
@@ -256,6 +257,15 @@ BASE_EVENTS = (
     _event(20, 4.8, EventType.QUOTE_SENT, "btc-mm", fair=D("64012.3"), spread_bps=9.9),
 )
 
+# each strategy's recent fills (the detail screen's), the same as the events above
+FILLS: dict[str, tuple[Fill, ...]] = {}
+for _e in BASE_EVENTS:
+    if _e.type is EventType.QUOTE_FILLED and _e.strategy_id:
+        FILLS[_e.strategy_id] = (*FILLS.get(_e.strategy_id, ()), Fill(
+            f"fill-{_e.seq}", f"order-{_e.seq}", f"{_e.strategy_id}.q{_e.seq}", None,
+            CONFIGS[_e.strategy_id].market_id, Side(_e.data["side"]), _e.data["price"],
+            _e.data["quantity"], Liquidity.MAKER, D("0"), _e.ts_ms))
+
 
 # --- the four desks --------------------------------------------------------------------
 
@@ -287,17 +297,32 @@ def build_view(state: State = "normal") -> DeskView:
         events += tuple(_event(22 + i, 0.9, EventType.STOPPED, s.id, reason="panic")
                         for i, s in enumerate(strategies))
         armed, problem, panicked, resting = False, "panic", True, 0
+    elif state == "refused":  # the venue refused the engine's key; the kill switch pulled
+        strategies = tuple(replace(s, bids=(), asks=(), spread_bps=None, skew_bps=None,
+                                   stood_down=True) for s in strategies)
+        events += (_event(21, 1.2, EventType.CIRCUIT_BREAKER, None, reason=f"dead-man: {REFUSED}",
+                          scope="desk"),
+                   _event(22, 1.1, EventType.QUOTE_CANCELLED, None, count=8, scope="desk",
+                          reason=f"dead-man: {REFUSED}", by=PULLED_BY))
+        armed, problem, resting = False, REFUSED, 0
     elif state == "flat":
         strategies = tuple(replace(s, state="stopped", reason="operator", bids=(), asks=(),
                                    spread_bps=None, skew_bps=None, position=D(0))
                            for s in strategies)
         resting = 0
     positions = () if state == "flat" else POSITIONS
+    refused = state == "refused"
     return DeskView(
         time=NOW, venue=VENUE, armed=armed, guard_problem=problem, panicked=panicked,
         balances=BALANCES, feeds=FEEDS, strategies=strategies, books=_books(strategies),
         positions=positions, events=events, pnl=_pnl(strategies, state == "breaker"),
-        markets=tuple(FAIR), resting=resting)
+        markets=tuple(FAIR), resting=resting, key_refused=refused,
+        pulled_by=PULLED_BY if refused else None)
+
+
+REFUSED = ("the engine's key desk-engine (ocx_kid_7f3a9c21e0b4) was refused: "
+           "KEY_REVOKED: the API key was revoked")
+PULLED_BY = "the kill switch's key desk-kill-switch (ocx_kid_4c0e8b7d19a2)"
 
 
 # --- keys ------------------------------------------------------------------------------
