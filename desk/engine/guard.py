@@ -117,19 +117,29 @@ class Guard:
 
     # --- checks -------------------------------------------------------------------------
 
-    def problem(self) -> str | None:
-        """Why quoting is unsafe right now, or None."""
-        if self.refused is not None:
-            return f"{self.key_label} was refused: {self.refused}"
+    def stale_feeds(self) -> list[tuple[str, str]]:
+        """The watched reference feeds quoting cannot trust: (market, why)."""
+        out = []
         for market_id, stale_ms in self.watched():
             feed = self.venue.reference(market_id)
             state = feed.health().state
             if state is not FeedState.LIVE:
-                return f"reference feed {market_id} is {state}"
+                out.append((market_id, f"reference feed {market_id} is {state}"))
+                continue
             age_s = feed.price_age_s()
             if age_s is None or age_s * 1000 > stale_ms:
                 age = "no price" if age_s is None else f"{age_s * 1000:.0f} ms old"
-                return f"reference feed {market_id} is stale ({age}, limit {stale_ms} ms)"
+                out.append((market_id, f"reference feed {market_id} is stale ({age}, "
+                                       f"limit {stale_ms} ms)"))
+        return out
+
+    def problem(self) -> str | None:
+        """Why quoting is unsafe right now, or None."""
+        if self.refused is not None:
+            return f"{self.key_label} was refused: {self.refused}"
+        stale = self.stale_feeds()
+        if stale:
+            return stale[0][1]
         if not self.venue.account().trusted:
             return "fill stream is not live (reconnecting)"
         for h in self.venue.health():

@@ -77,6 +77,7 @@ class StrategyView:
     bids: tuple[tuple[Decimal, Decimal], ...]   # our ladder resting now: (price, size)
     asks: tuple[tuple[Decimal, Decimal], ...]
     fills: tuple[Fill, ...] = ()               # its recent fills, oldest first (journal)
+    stood_down: bool = False                   # running, but held by the dead-man switch
 
     @property
     def unrealized_pnl(self) -> Decimal:
@@ -121,6 +122,10 @@ class DeskView:
     resting: int = 0                   # our open orders, all markets
     chatter: tuple[Event, ...] = ()    # quote_sent / quote_cancelled (replaced), oldest first
     alarms: tuple[Event, ...] = ()     # warnings and errors, kept longer, oldest first
+    stale: tuple[str, ...] = ()        # markets whose reference feed is past its limit
+    key_refused: bool = False          # the venue refuses the engine's key
+    pulled: bool = True                # the last cancel-all was confirmed
+    pulled_by: str | None = None       # by which credential
 
     def strategy(self, sid: str) -> StrategyView | None:
         return next((s for s in self.strategies if s.id == sid), None)
@@ -180,6 +185,10 @@ class Monitor:
         now = m.ctx.clock.time()
         account = venue.account()
         strategies = tuple(_strategy_view(s) for s in m.strategies.values())
+        guard = m.guard
+        if not guard.quoting_allowed:
+            strategies = tuple(replace(v, stood_down=True) if v.state == "running" else v
+                               for v in strategies)
         pnl = {s.id: float(s.metrics.total_pnl) for s in strategies}
         pnl["total"] = float(sum((s.metrics.total_pnl for s in strategies), Decimal(0)))
         self._sample(now, pnl)
@@ -206,14 +215,19 @@ class Monitor:
             positions = mark_positions(recorded, strategies, marks)
             balances = live_balances(balances, positions)
         return DeskView(
-            time=now, venue=self.venue_label, armed=m.guard.quoting_allowed,
-            guard_problem=m.guard.tripped, panicked=m.panicked is not None,
+            time=now, venue=self.venue_label, armed=guard.quoting_allowed,
+            # while down, the reason as it stands now (a stale feed's age moves on)
+            guard_problem=(guard.problem() or guard.tripped) if guard.tripped else None,
+            panicked=m.panicked is not None,
             balances=balances,
             feeds=tuple(venue.health()), strategies=strategies, books=books,
             positions=positions, events=tuple(self.events),
             pnl={k: tuple(v) for k, v in self.history.items()},
             markets=tuple(m.ctx.rules), resting=len(orders),
-            chatter=tuple(self.chatter), alarms=tuple(self.alarms))
+            chatter=tuple(self.chatter), alarms=tuple(self.alarms),
+            stale=tuple(market_id for market_id, _ in guard.stale_feeds()),
+            key_refused=guard.refused is not None, pulled=guard.pulled,
+            pulled_by=guard.pulled_by)
 
 
 def _mid(book: BookView | None) -> Decimal | None:

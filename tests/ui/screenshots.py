@@ -103,6 +103,7 @@ SCENARIOS = {s.name: s for s in (
     Scenario("paused", "paused", _nothing),
     Scenario("breaker", "breaker", _nothing),
     Scenario("panic", "panic", _nothing),
+    Scenario("refused", "refused", _nothing),
     Scenario("editor-error", "normal", editor_error),
     Scenario("backtest", "normal", backtest),
     Scenario("detail", "normal", detail),

@@ -20,11 +20,14 @@ def panel_text(s: StrategyView) -> Text:
     against the limits; PnL today and fill rate; the breaker, and the spread while it
     quotes."""
     mark, colour = BADGES.get(s.state, ("?", "white"))
+    label = s.state.upper()
+    if s.stood_down:  # running, but the dead-man switch holds it: nothing rests
+        mark, colour, label = "◐", "yellow", "STOOD DOWN"
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{mark} ", style=f"bold {colour}")
     text.append(s.name, style="bold")
     text.append(f"  {s.market_id}  ")
-    text.append(s.state.upper(), style=f"bold {colour}")
+    text.append(label, style=f"bold {colour}")
     if s.hedging:
         text.append("  HEDGING", style="bold cyan")
     text.append("\n  pos ")
@@ -36,7 +39,9 @@ def panel_text(s: StrategyView) -> Text:
     text.append(signed(daily), style="green" if daily > 0 else "red" if daily < 0 else "")
     text.append(f"  fill {pct(s.stats.fill_rate)}")
     text.append("\n  ")
-    if s.breaker:
+    if s.stood_down:
+        text.append("dead-man switch: not quoting (see the header)", style="bold yellow")
+    elif s.breaker:
         text.append(f"breaker: {s.breaker}", style="bold red")
     elif s.state == "halted" and s.reason:
         text.append(f"halted: {s.reason}", style="bold red")
