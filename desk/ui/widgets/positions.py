@@ -54,7 +54,7 @@ def position_cells(p: Position, w: tuple[int, ...] | None = None) -> tuple[Text,
     w = w or tuple(c for _, c, _ in COLUMNS)
     upnl = p.unrealized_pnl
     dist = liq_distance_pct(p)
-    dist_text = "-" if dist is None else fit(dist, w[5] - 1, 1) + "%"
+    dist_text = "-" if dist is None else ">999%" if dist >= 1000 else fit(dist, w[5] - 1, 1) + "%"
     dist_style = "" if dist is None else "bold red" if dist < LIQ_DANGER_PCT else \
         "yellow" if dist < LIQ_WARN_PCT else ""
     cells = (
