@@ -181,7 +181,7 @@ class StrategyManager:
         for market_id, group in by_market.items():
             books = {}
             for s in group:
-                fills = journal.fills(strategy_id=s.id)
+                fills = journal.fills(strategy_id=s.id, market_id=market_id)
                 s.recent_fills.extend(fills[-RECENT_FILLS:])
                 book = books[s.id] = PnlBook()
                 for fill in fills:

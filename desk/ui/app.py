@@ -4,14 +4,15 @@ lives in the screens and widgets, trading behind `desk.control.Backend`."""
 from __future__ import annotations
 
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from desk.control import Backend, ControlError
@@ -20,7 +21,7 @@ from desk.engine.manager import StrategyManager
 from desk.engine.view import StrategyView
 from desk.store.redact import redact
 from desk.ui.commands import DeskCommands
-from desk.ui.format import qty
+from desk.ui.format import position
 from desk.ui.screens.detail import DetailScreen
 from desk.ui.screens.editor import EditorScreen
 from desk.ui.screens.help import HelpScreen
@@ -146,6 +147,13 @@ class DeskApp(App[None]):
             return
         self.panicked = False
         self.notify(f"re-armed; {len(started)} strategies restarted")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own commands, but not its "Quit the application as soon as
+        possible": desk's Quit (commands.py) asks first, like `q`."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":
+                yield command
 
     def action_quit(self) -> None:
         """Ask first (Cancel is the default): what rests and what is open, then quit, or
@@ -289,7 +297,7 @@ async def _create(m: StrategyManager, values: dict[str, Any]) -> object:
 
 
 def _position(s: StrategyView) -> str:
-    return f"{qty(s.position)} {s.market_id}" if s.position else f"flat on {s.market_id}"
+    return f"{position(s.position)} {s.market_id}" if s.position else f"flat on {s.market_id}"
 
 
 def stop_text(s: StrategyView | None, name: str) -> str:
