@@ -93,8 +93,8 @@ class FlattenReport:
     errors: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        parts = [f"closed {q:+f} {m}" for m, q in self.closed]
-        parts += [f"open {q:+f} {m}" for m, q in self.remaining]
+        parts = [f"closed {q.normalize():+f} {m}" for m, q in self.closed]
+        parts += [f"open {q.normalize():+f} {m}" for m, q in self.remaining]
         parts += list(self.errors)
         return "; ".join(parts) or "nothing was open"
 

@@ -17,7 +17,8 @@ ACTIONS = [
     ("Strategy detail", "detail", "metrics, quote stats, fills, events"),
     ("API keys", "keys", "list, create, revoke, choose the engine's key"),
     ("Help", "help", "every key"),
-    ("Quit", "quit", "pulls every quote first"),
+    ("Quit", "quit", "asks first (what rests, what is open); flatten all or not; pulls every "
+     "quote"),
 ]
 
 

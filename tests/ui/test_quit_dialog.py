@@ -53,7 +53,7 @@ async def test_q_asks_listing_resting_quotes_and_positions_and_enter_cancels():
         text = question(app)
         assert "Resting: 8 quote(s) (BTC MM 2, ETH MM 4, SOL MM 2)" in text
         assert "Open positions (3)" in text
-        for market, q in (("BTC-PERP", "0.4"), ("ETH-PERP", "-3.2"), ("SOL-PERP", "25")):
+        for market, q in (("BTC-PERP", "+0.4"), ("ETH-PERP", "-3.2"), ("SOL-PERP", "+25")):
             assert f"{market} {q}" in text
         assert modal.focused is modal.query_one("#cancel", Button)
         assert modal.query_one("#flatten", Button).display
@@ -177,6 +177,21 @@ async def test_q_in_the_editor_asks_and_in_a_text_field_types_q():
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is editor and app.is_running and names(backend) == []
+
+
+async def test_the_palette_has_one_quit_and_it_asks():
+    backend = FixedBackend()
+    app = DeskApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        system = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Quit" not in system   # Textual's own quits at once
+        await app.run_action("quit")  # what desk's palette entry runs
+        await eventually(lambda: isinstance(app.screen, QuitModal), 3, pilot=pilot,
+                         what="the quit question")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running and names(backend) == []
 
 
 # --- against the real thing: flatten all and quit ---------------------------------------------

@@ -42,7 +42,7 @@ async def test_stop_starts_on_keep_and_enter_stops_without_flattening():
         await press_for_choice(pilot, app, "s", "the stop question")
         await pilot.pause()
         assert focused_id(app) == "keep"
-        assert "Position now: 0.4 BTC-PERP" in question(app)
+        assert "Position now: +0.4 BTC-PERP" in question(app)
         await pilot.press("enter")
         await app.workers.wait_for_complete()
         assert calls(backend) == [("stop", ("btc-mm",), {"flatten_position": False})]
@@ -69,9 +69,9 @@ async def test_the_position_in_the_question_is_live_and_the_flatten_is_of_the_st
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
         await press_for_choice(pilot, app, "f", "the flatten question")
-        assert "now 0.4 BTC-PERP" in question(app)
+        assert "now +0.4 BTC-PERP" in question(app)
         backend.move_position("btc-mm", Decimal("0.71"))   # a fill while it is open
-        await eventually(lambda: "now 0.71 BTC-PERP" in question(app), 3, pilot=pilot,
+        await eventually(lambda: "now +0.71 BTC-PERP" in question(app), 3, pilot=pilot,
                          what="the question redrawn with the new position")
         await pilot.click("#yes")
         await app.workers.wait_for_complete()

@@ -151,8 +151,8 @@ class KeysScreen(Screen):
         self.problem = ""   # the last refusal, kept in the status line until the next action
 
     def compose(self) -> ComposeResult:
-        yield Static(" API keys · ▶ the key the engine trades with · role: what desk "
-                     "uses it for · secrets are never listed", id="keys-title")
+        yield Static(" API keys · ▶ the key the engine trades with · secrets are never "
+                     "listed", id="keys-title")
         yield DataTable(id="keys-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="keys-status", markup=False)
         yield Footer(compact=True)

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from desk.engine.view import DeskView
-from desk.ui.format import qty, signed
+from desk.ui.format import position, signed
 
 REFRESH_S = 0.25   # how often a question whose text follows the desk is redrawn
 
@@ -104,7 +104,7 @@ def quit_text(view: DeskView | None) -> str:
     if positions:
         lines.append(f"Open positions ({len(positions)}), left open at the venue by 'Quit':")
         for p in positions[:MAX_LISTED]:
-            lines.append(f"  {p.market_id:<14} {qty(p.quantity):>12}   uPnL "
+            lines.append(f"  {p.market_id:<14} {position(p.quantity):>12}   uPnL "
                          f"{signed(p.unrealized_pnl)}")
         if len(positions) > MAX_LISTED:
             lines.append(f"  ... and {len(positions) - MAX_LISTED} more")
