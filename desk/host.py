@@ -42,7 +42,8 @@ from desk.domain.records import Market, QuoteLevel, Side
 from desk.engine.errors import StrategyError
 from desk.engine.manager import StrategyManager
 from desk.engine.view import DeskView, Monitor
-from desk.launch import Desk, LaunchError, open_desk
+from desk.engine.expiry import parse_expiry
+from desk.launch import Desk, LaunchError, key_label, open_desk
 from desk.ocx.ids import new_client_order_id
 from desk.ocx.rest import OcxClient
 from desk.settings import DeskSettings
@@ -298,7 +299,9 @@ class EngineHost:
             await _try_key(desk.url, self.settings, f"{key.name} ({key_id})", secret)
             desk.keys.use(desk.url, key_id)
             desk.venue.client.use_key(secret)
-            desk.manager.guard.key_replaced()  # the old key's refusal no longer holds
+            # the old key's refusal no longer holds; the new one's expiry is watched
+            desk.manager.guard.key_replaced(key_label(key, "the engine's key"),
+                                            parse_expiry(key.expires_at))
             del secret
 
         await self._keys_call(run)

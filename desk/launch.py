@@ -26,6 +26,7 @@ from functools import partial
 from pathlib import Path
 
 from desk.engine.events import Event
+from desk.engine.expiry import parse_expiry
 from desk.engine.manager import StrategyManager
 from desk.engine.presets import DEFAULT_STRATEGIES
 from desk.killswitch import KillSwitch
@@ -245,6 +246,7 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
              dog_key_id) = await _embedded_keys(url, settings, keys)
             labels = ("the engine's key desk-engine", "the kill switch's key",
                       "the watchdog's key")
+            expires_at = None  # desk made these keys, without an expiry
         else:
             keys = KeyStore(settings.key_dir)
             engine_key = _stored_key(url, keys)
@@ -256,6 +258,7 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
             session = os.environ.get("DESK_SESSION", "").strip() or None
             labels = (key_label(engine_key, "the engine's key"),
                       key_label(kill_key, "the kill switch's key"), "")
+            expires_at = parse_expiry(engine_key.expires_at)
         pullers = _pullers(url, settings, secret, [(labels[1], panic_secret),
                                                    (labels[2], dog_secret)], session)
         opened.extend(pullers)
@@ -285,7 +288,7 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
         rng = random.Random(seed) if seed is not None else None
         manager = StrategyManager(venue, rng=rng, journal=journal, store=store,
                                   engine=settings.engine, pullers=pullers)
-        manager.guard.key_label = labels[0]
+        manager.guard.key_replaced(labels[0], expires_at)
         # a quote's resend must not land after the dead-man switch's cancel-all
         client.may_quote = lambda: manager.guard.quoting_allowed
         if on_event is not None:

@@ -36,6 +36,7 @@ from desk.domain import errors as venue_errors
 from desk.domain.records import FeedState
 from desk.engine.config import EngineConfig
 from desk.engine.events import EventBus, EventType, Severity
+from desk.engine.expiry import KeyExpiry
 from desk.engine.ports import Clock, Puller, Venue
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class Guard:
         self.trips = 0
         self.pullers = list(pullers)       # other credentials' cancel-all, in order
         self.key_label = "the engine's key"
+        self.expiry = KeyExpiry()          # when the engine's key stops working, if known
         self.refused: str | None = None    # the venue's refusal of the engine's key
         self.pulled_by: str | None = None  # the credential of the last confirmed pull
         self.tripped_at: float | None = None  # wall time of the trip
@@ -105,8 +107,11 @@ class Guard:
         self.refused = f"{exc.code}: {exc.message}"[:200]
         self.poke()
 
-    def key_replaced(self) -> None:
+    def key_replaced(self, label: str | None = None, expires_at: float | None = None) -> None:
         """The engine trades with another key now: its refusal no longer holds."""
+        if label is not None:
+            self.key_label = label
+        self.expiry.reset(expires_at)
         self.refused = None
         self._probe_at = 0.0
         self.poke()
@@ -137,6 +142,8 @@ class Guard:
         """Why quoting is unsafe right now, or None."""
         if self.refused is not None:
             return f"{self.key_label} was refused: {self.refused}"
+        if (expiring := self.expiry.due(self.clock.time())) is not None:
+            return f"{self.key_label} {expiring}"
         stale = self.stale_feeds()
         if stale:
             return stale[0][1]
@@ -270,6 +277,9 @@ class Guard:
 
     async def check(self) -> None:
         """One pass: trip on a problem, or re-arm once healthy and reconciled."""
+        for warning in self.expiry.warnings(self.clock.time()):
+            self.bus.publish(EventType.ERROR, None, Severity.WARNING, code="KEY_EXPIRING",
+                             message=f"{self.key_label} {warning}")
         if self.refused is None:  # a stream the venue refused the engine's key
             self.refused = next((f"{h.refused} (stream {h.name})" for h in
                                  self.venue.health() if h.refused), None)
