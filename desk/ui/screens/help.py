@@ -13,8 +13,8 @@ KEYS = [
     ("ctrl+k", "PANIC: cancel every order on the venue, stand every strategy down"),
     ("ctrl+r", "re-arm after a panic (restarts the strategies it stopped)"),
     ("p", "pause / resume (or start) the selected strategy"),
-    ("s", "stop the selected strategy (asks whether to flatten)"),
-    ("f", "flatten: pause and close the selected strategy's position at market"),
+    ("s", "stop the selected strategy (asks whether to flatten; Enter keeps it)"),
+    ("f", "flatten: asks, then closes the selected strategy's position at market"),
     ("e", "edit the selected strategy's parameters (applied live)"),
     ("n", "new strategy"),
     ("d", "detail of the selected strategy"),
@@ -29,7 +29,7 @@ KEYS = [
     ("c", "event log: show / hide the quote chatter (quote_sent, replaced ladders)"),
     ("ctrl+p", "command palette (every action)"),
     ("?", "this help"),
-    ("q", "quit (pulls every quote first)"),
+    ("q", "quit: asks first (Cancel is the default); ctrl+q from any screen"),
 ]
 
 
