@@ -5,8 +5,8 @@ What the numbers count (the README's "Metrics and events" says the same):
 - total PnL: realised (average cost, net of fees) + unrealised at the live mark;
 - today: since 00:00 UTC or since desk first had the strategy today (loaded at a start,
   or created), whichever is later, carried over a restart from the journal; "carried
-  in" is total − today, the PnL from
-  before (yesterday's, or a reloaded position's since its entry);
+  in" is total − today, the PnL from before (yesterday's, or a reloaded position's
+  since its entry);
 - closes won: fills that reduced the position and realised more than their own fee;
 - Sharpe: "–" until an hour of one-minute PnL changes (`SHARPE_MIN_RETURNS`);
 - max drawdown: the largest fall of the equity attributed to the strategy (account
