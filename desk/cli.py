@@ -96,9 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=None,
                         help="(the desk screen) seed of the embedded market and of ids")
     parser.set_defaults(func=_desk, command="desk")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # prog: a subcommand's usage line starts `desk venue`, not with the whole desk usage
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="desk")
 
-    venue = sub.add_parser("venue", help="run the embedded OCX-compatible venue on loopback")
+    venue = sub.add_parser(
+        "venue", help="run the embedded OCX-compatible venue on loopback",
+        description="Run the embedded OCX-compatible venue (REST and SSE streams, with a "
+                    "simulated market) on loopback, until SIGTERM or Ctrl-C. It prints "
+                    "'venue listening on URL' once it accepts connections.")
     venue.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     venue.add_argument("--port", type=_port, default=8731,
                        help="port to bind; 0 picks a free one (default 8731)")

@@ -31,7 +31,11 @@ class KeysError(Exception):
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    keys = sub.add_parser("keys", help="list, create, revoke and choose venue API keys")
+    keys = sub.add_parser(
+        "keys", help="list, create, revoke and choose venue API keys",
+        description="The venue's API keys: list them, create one (its secret is shown "
+                    "once and kept in the key store), revoke one, or choose the one desk "
+                    "trades with on a venue.")
     keys.add_argument("--venue-url", default=None,
                       help="venue base URL (default: venue_url in settings)")
     cmd = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")

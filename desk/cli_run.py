@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 from pathlib import Path
@@ -23,8 +24,15 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    run = sub.add_parser("run", help="run the strategies headless; events as JSON lines on "
-                                     "stdout; SIGTERM/SIGINT pulls every quote and exits 0")
+    run = sub.add_parser(
+        "run", help="run the strategies headless; events as JSON lines on stdout; "
+                    "SIGTERM/SIGINT pulls every quote and exits 0",
+        description="Run the enabled strategies without a screen: the embedded venue "
+                    "(unless --venue-url), the engine, the dead-man switch and the "
+                    "watchdog. Every event is printed to stdout as one JSON line; status "
+                    "lines and log records go to stderr (or to --log-file). SIGTERM or "
+                    "SIGINT pulls every quote (unscoped cancel-all first) and exits 0; 1 "
+                    "if the venue never confirmed the cancel-all.")
     run.add_argument("--venue-url", default=None,
                      help="trade on this venue with the stored key in use for it "
                           "(default: start the embedded venue)")
@@ -36,10 +44,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=run_command)
 
 
+def line(event: Event) -> str:
+    """One event as a JSON line, every secret masked. The masking is the journal's
+    (`redact.redacted_json`), whose text is laid out for the masks (` : ` after each
+    key); the line printed is that text read back and written as plain JSON."""
+    text = redact.redacted_json(event.to_json())
+    try:
+        return json.dumps(json.loads(text))
+    except ValueError:  # a mask that broke the layout: the masked text as it is
+        return text
+
+
 def _print(event: Event) -> None:
     with contextlib.suppress(BrokenPipeError):  # a gone reader must not stop the desk
-        # events carry venue messages: masked as the journal masks them (JSON-safe)
-        print(redact.redacted_json(event.to_json()), flush=True)
+        # events carry venue messages: masked as the journal masks them
+        print(line(event), flush=True)
 
 
 def run_command(args: argparse.Namespace, settings: DeskSettings) -> int:

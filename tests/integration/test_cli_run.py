@@ -28,6 +28,7 @@ class Run:
     def __init__(self, proc: subprocess.Popen[str]):
         self.proc = proc
         self.events: list[dict[str, Any]] = []
+        self.lines: list[str] = []  # as printed
 
     def read_until(self, predicate, timeout: float = 20.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -40,6 +41,7 @@ class Run:
             line = self.proc.stdout.readline()
             if not line:
                 break
+            self.lines.append(line)
             event = json.loads(line)
             self.events.append(event)
             if predicate(event):
@@ -51,6 +53,7 @@ class Run:
         self.proc.send_signal(sig)
         out, err = self.proc.communicate(timeout=timeout)
         for line in out.splitlines():
+            self.lines.append(line)
             self.events.append(json.loads(line))
         return self.proc.returncode, err
 
@@ -120,6 +123,9 @@ def test_embedded_run_prints_events_and_exits_0_on_sigterm(env):
     assert all(e["reason"] == "SIGTERM" for e in stops)
     pulled = [e for e in run.events if e["type"] == "circuit_breaker" and e["scope"] == "desk"]
     assert pulled and pulled[-1]["reason"] == "dead-man: SIGTERM"
+    # plain JSON: `"key": value`, no space before a colon
+    assert run.lines and not [line for line in run.lines if '" :' in line]
+    assert all(line.startswith('{"seq": ') for line in run.lines)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
