@@ -207,7 +207,7 @@ async def test_w_reaches_the_chart_and_the_log_at_80x24_and_z_maximizes():
 
 async def test_the_new_keys_are_in_the_footer_and_the_help():
     shown = {b.key: b.description for b in MainScreen.BINDINGS if b.show}
-    assert shown["w"] == "Panel" and shown["z"] == "Zoom"
+    assert shown["w"] == "Next panel" and shown["z"] == "Zoom the panel"
     keys = dict(KEYS)
     assert {"w", "z", "c", "esc"} <= set(keys)
     assert "quote chatter" in keys["c"] and "maximize" in keys["z"]

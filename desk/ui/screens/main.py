@@ -33,21 +33,22 @@ TABLE_HZ = 8.0
 CHART_HZ = 1.0
 PANELS = ("book", "positions", "pnl", "events")   # the order `w` moves the focus in
 PANEL_HINT = "↑↓ pgup pgdn scroll · z zoom · esc back"
+PANEL_KEYS = Binding.Group("Panels")   # one footer entry: "w z Panels"
 
 
 class MainScreen(Screen):
     AUTO_FOCUS = ""   # nothing focused: the arrows select a strategy until `w`
     ALLOW_IN_MAXIMIZED_VIEW = "#header, #panic-banner, Footer"
     BINDINGS = [
-        Binding("p", "app.pause_resume", "Pause/resume"),
+        Binding("p", "app.pause_resume", "Pause"),       # or resume: the help says so
         Binding("s", "app.stop", "Stop"),
         Binding("f", "app.flatten", "Flatten"),
         Binding("e", "app.edit", "Edit"),
         Binding("n", "app.new", "New", show=False),     # in the help and the palette
         Binding("d", "app.detail", "Detail", show=False),
         Binding("ctrl+r", "app.rearm", "Re-arm"),
-        Binding("w", "next_panel", "Panel"),
-        Binding("z", "zoom", "Zoom"),
+        Binding("w", "next_panel", "Next panel", group=PANEL_KEYS),
+        Binding("z", "zoom", "Zoom the panel", group=PANEL_KEYS),
         Binding("escape", "back", "Back", show=False),
         Binding("down,tab", "select(1)", "Next", show=False),
         Binding("up,shift+tab", "select(-1)", "Previous", show=False),
