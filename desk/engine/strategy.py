@@ -214,6 +214,8 @@ class Strategy:
         market. A quote or a close is one `quote_filled` (`kind` quote or flatten), and
         every fill one `position_changed`; then today's PnL is sampled (the breakers and
         the `pnl_update` see the fill at once)."""
+        if self._last_pnl_event == 0.0:  # none yet in this run: record where it starts, for
+            self.publish_pnl()           # the hourly loss a restart carries on from
         old = self.pnl.position
         realised = self.pnl.on_fill(fill)
         captured = self.quotes.on_fill(fill)

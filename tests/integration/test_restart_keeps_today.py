@@ -82,6 +82,8 @@ async def test_a_restart_keeps_todays_pnl_and_trips_max_daily_loss_on_the_total(
                 [f.fill_id for f in fills_before]
             await first_pnl_sample(d2, sid)
             assert s2.series.daily() == before.daily_pnl       # the breakers' view too
+            # the hour too: from the first desk's opening record (today 0), within the hour
+            assert s2.series.hourly() == before.daily_pnl
 
             await m.start(sid)
             await next_quote(d2, sid, 0)
