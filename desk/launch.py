@@ -262,6 +262,8 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
         pullers = _pullers(url, settings, secret, [(labels[1], panic_secret),
                                                    (labels[2], dog_secret)], session)
         opened.extend(pullers)
+        for puller in pullers:
+            puller.keep_warm()
         dog = None
         if settings.watchdog:
             # an embedded venue dies with desk, and its quotes with it: the watchdog

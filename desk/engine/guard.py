@@ -86,6 +86,7 @@ class Guard:
         self._task: asyncio.Task | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._tripping: asyncio.Task | None = None  # a trip started by `_trip_now`
         self._probe_at = 0.0
 
     # --- the Gate a strategy sees -------------------------------------------------------
@@ -100,11 +101,30 @@ class Guard:
     def order_error(self) -> None:
         self.order_errors += 1
         if self.order_errors >= self.config.max_order_errors:
-            self.poke()
+            self._trip_now()
 
     def refuse(self, exc: venue_errors.VenueReject) -> None:
         """The venue refused the engine's key on the order path: trip at once."""
         self.refused = f"{exc.code}: {exc.message}"[:200]
+        self._trip_now()
+
+    def _trip_now(self) -> None:
+        """Trip from the caller's turn of the loop: the trip's task is the next to run
+        (rather than the switch's own loop, a few turns away on a busy desk)."""
+        if self.tripped is not None or self._task is None or self._tripping is not None:
+            self.poke()
+            return
+        problem = self.problem()
+        if problem is None:
+            return
+        self._tripping = asyncio.get_running_loop().create_task(self.trip(problem),
+                                                                name="guard-trip")
+        self._tripping.add_done_callback(self._tripped_now)
+
+    def _tripped_now(self, task: asyncio.Task) -> None:
+        self._tripping = None
+        if not task.cancelled() and task.exception() is not None:
+            log.error("dead-man trip failed: %r", task.exception())
         self.poke()
 
     def key_replaced(self, label: str | None = None, expires_at: float | None = None) -> None:
@@ -277,6 +297,8 @@ class Guard:
 
     async def check(self) -> None:
         """One pass: trip on a problem, or re-arm once healthy and reconciled."""
+        if self._tripping is not None:
+            return  # a trip is under way; the next pass follows it
         for warning in self.expiry.warnings(self.clock.time()):
             self.bus.publish(EventType.ERROR, None, Severity.WARNING, code="KEY_EXPIRING",
                              message=f"{self.key_label} {warning}")
@@ -367,6 +389,9 @@ class Guard:
             self._task = asyncio.get_running_loop().create_task(self.run(), name="guard")
 
     async def stop(self) -> None:
+        if self._tripping is not None:  # let a trip under way send its cancel-all
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._tripping)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -8,8 +8,16 @@ the venue still accepts, and reads back through it that nothing rests.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
+from desk.domain.errors import AuthError, ForbiddenError, VenueCallError
 from desk.ocx.config import ClientConfig
 from desk.ocx.rest import OcxClient
+
+log = logging.getLogger(__name__)
+WARM_EVERY_S = 4.0  # under common keep-alive timeouts (uvicorn's is 5 s)
 
 
 class ClientPuller:
@@ -18,6 +26,8 @@ class ClientPuller:
     def __init__(self, name: str, client: OcxClient):
         self.name = name
         self.client = client
+        self.refused: str | None = None  # the venue refused this credential at the last read
+        self._warm: asyncio.Task | None = None
 
     @classmethod
     def with_key(cls, name: str, url: str, secret: str,
@@ -35,7 +45,38 @@ class ClientPuller:
     async def resting(self) -> int:
         return len(await self.client.orders())
 
+    async def check(self) -> bool:
+        """Read through this credential: True if the venue accepts it. Keeps its
+        connection open, so a pull does not pay for connecting."""
+        try:
+            await self.client.orders()
+        except (AuthError, ForbiddenError) as exc:
+            if self.refused is None:
+                log.warning("%s is refused by the venue (%s): it cannot pull the quotes if "
+                            "the engine's key is refused", self.name, exc)
+            self.refused = str(exc)
+            return False
+        except VenueCallError:
+            return False
+        self.refused = None
+        return True
+
+    def keep_warm(self, every_s: float = WARM_EVERY_S) -> None:
+        """Check now and every `every_s` seconds (on the running loop) until closed."""
+        async def loop() -> None:
+            while True:
+                await self.check()
+                await asyncio.sleep(every_s)
+
+        if self._warm is None:
+            self._warm = asyncio.get_running_loop().create_task(loop(), name=f"warm:{self.name}")
+
     async def close(self) -> None:
+        if self._warm is not None:
+            self._warm.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warm
+            self._warm = None
         await self.client.aclose()
 
     def __repr__(self) -> str:
