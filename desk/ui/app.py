@@ -188,7 +188,17 @@ class DeskApp(App[None]):
                 return
             self.notify(f"flattened: {report.describe()}")
         self.notify("pulling every quote before quitting …")
-        await self.backend.panic()
+        try:
+            report = await self.backend.panic()
+        except Exception as err:  # noqa: BLE001 - the exit pulls again (host.stop)
+            self.exit(return_code=1, message=f"desk: pulling the quotes at quit failed "
+                                             f"({err}); check the venue")
+            return
+        if report.resting_after != 0:
+            self.exit(return_code=1, message=f"desk: the cancel-all at quit was not "
+                      f"confirmed ({report.error}); still resting: {report.resting_after}. "
+                      "Check the venue!")
+            return
         self.exit()
 
     # --- strategy actions -----------------------------------------------------------------

@@ -362,6 +362,7 @@ class FixedBackend:
         # what flatten_all reports (None: every open position closed, nothing left)
         self.flatten_report: FlattenReport | None = None
         self.use_key_refusal: str | None = None   # use_key refuses with this (the venue)
+        self.panic_report: PanicReport | None = None  # what panic reports (None: all pulled)
 
     # state switches
     def set_state(self, state: State) -> FixedBackend:
@@ -402,6 +403,8 @@ class FixedBackend:
     async def panic(self) -> PanicReport:
         self.calls.append(Call("panic", (), {}))
         self.state = "panic"
+        if self.panic_report is not None:
+            return self.panic_report
         return PanicReport(cancelled=8, resting_after=0, attempts=1, elapsed_ms=14.0)
 
     async def flatten_all(self) -> FlattenReport:

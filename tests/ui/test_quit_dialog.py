@@ -10,7 +10,7 @@ from pathlib import Path
 
 from textual.widgets import Button, Input, Static, Switch
 
-from desk.control import FlattenReport
+from desk.control import FlattenReport, PanicReport
 from desk.ui.app import DeskApp
 from desk.ui.screens.editor import EditorScreen
 from desk.ui.screens.modals import QuitModal
@@ -76,6 +76,21 @@ async def test_quit_pulls_every_quote_then_exits():
         await pilot.click("#quit")
         await eventually(lambda: app.return_code is not None, 5, pilot=pilot,
                          what="the app exited")
+    assert names(backend) == ["panic"]
+
+
+async def test_a_cancel_all_the_venue_did_not_confirm_exits_with_a_warning():
+    backend = FixedBackend()
+    backend.panic_report = PanicReport(cancelled=3, resting_after=2, attempts=4,
+                                       elapsed_ms=900.0, error="503 from the venue")
+    app = DeskApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await ask(pilot, app)
+        await pilot.click("#quit")
+        await eventually(lambda: app.return_code is not None, 5, pilot=pilot,
+                         what="the app exited")
+    assert app.return_code == 1   # desk's exit (host.stop) then pulls once more
     assert names(backend) == ["panic"]
 
 
