@@ -191,13 +191,13 @@ class DeskApp(App[None]):
         try:
             report = await self.backend.panic()
         except Exception as err:  # noqa: BLE001 - the exit pulls again (host.stop)
-            self.exit(return_code=1, message=f"desk: pulling the quotes at quit failed "
-                                             f"({err}); check the venue")
+            self.exit(return_code=1, message=redact(f"desk: pulling the quotes at quit "
+                                                    f"failed ({err}); check the venue"))
             return
         if report.resting_after != 0:
-            self.exit(return_code=1, message=f"desk: the cancel-all at quit was not "
-                      f"confirmed ({report.error}); still resting: {report.resting_after}. "
-                      "Check the venue!")
+            self.exit(return_code=1, message=redact(
+                f"desk: the cancel-all at quit was not confirmed ({report.error}); still "
+                f"resting: {report.resting_after}. Check the venue!"))
             return
         self.exit()
 
