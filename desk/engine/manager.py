@@ -215,7 +215,8 @@ class StrategyManager:
             restored = restore_day(last[-1], hour, total=total, mark=mark,
                                    same_book=same_book)
             s.series.open_at(total, restored.today, restored.points, now)
-        s.publish_pnl()  # today as it starts: the next restart's hourly loss starts here
+        if s.pnl.position == 0 or s.mark() is not None:  # a record at a known mark only
+            s.publish_pnl()  # today as it starts: the next restart's hourly loss starts here
 
     async def start_enabled(self) -> None:
         """Start every saved strategy with `enabled = true` (a refusal is an error event)."""
