@@ -259,8 +259,8 @@ class Guard:
             if self.drain is not None and await self.drain():
                 cancelled += await self._pull()
             if first and self.pulled:
-                self.bus.publish(EventType.QUOTE_CANCELLED, None, reason=f"dead-man: {reason}",
-                                 scope="desk", count=len(cancelled), by=self.pulled_by)
+                self.bus.publish(EventType.QUOTE_CANCELLED, None, count=len(cancelled),
+                                 by=self.pulled_by, reason=f"dead-man: {reason}", scope="desk")
 
     async def _pull(self) -> list[str]:
         try:

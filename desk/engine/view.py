@@ -119,7 +119,7 @@ class DeskView:
     events: tuple[Event, ...]          # oldest first, without the quote chatter
     pnl: dict[str, tuple[tuple[float, float], ...]]   # strategy id (or "total") -> (t, pnl)
     markets: tuple[str, ...] = ()
-    resting: int = 0                   # our open orders, all markets
+    resting: int = 0                   # our open orders, all markets (-1: not known)
     chatter: tuple[Event, ...] = ()    # quote_sent / quote_cancelled (replaced), oldest first
     alarms: tuple[Event, ...] = ()     # warnings and errors, kept longer, oldest first
     stale: tuple[str, ...] = ()        # markets whose reference feed is past its limit
@@ -223,7 +223,10 @@ class Monitor:
             feeds=tuple(venue.health()), strategies=strategies, books=books,
             positions=positions, events=tuple(self.events),
             pnl={k: tuple(v) for k, v in self.history.items()},
-            markets=tuple(m.ctx.rules), resting=len(orders),
+            markets=tuple(m.ctx.rules),
+            # unknown while the fill stream is down, unless a confirmed pull read none back
+            resting=len(orders) if account.trusted or (guard.tripped and guard.pulled)
+            else -1,
             chatter=tuple(self.chatter), alarms=tuple(self.alarms),
             stale=tuple(market_id for market_id, _ in guard.stale_feeds()),
             key_refused=guard.refused is not None, pulled=guard.pulled,

@@ -186,6 +186,7 @@ class SseStream:
                 if isinstance(exc, AuthError | ForbiddenError | StreamRefused):
                     self.refused = str(exc)
                 self.stopped = True
+                self.folder.untrust()  # what it last said is no longer vouched for
                 log.error("%s: stopped for good: %s", self.name, self.last_error)
                 self.snapshots.set()
                 return

@@ -69,3 +69,9 @@ async def test_the_app_shows_two_header_lines_while_stood_down():
         await pilot.pause(0.3)
         header = app.screen.query_one("#header")
         assert header.has_class("-alert") and header.size.height == 2
+
+
+def test_resting_orders_unknown_while_the_fill_stream_is_down_say_so():
+    view = replace(build_view("normal"), resting=-1)
+    assert "? resting" in header_text(view).plain
+    assert "0 resting" in header_text(replace(view, resting=0)).plain

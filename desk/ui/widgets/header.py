@@ -29,7 +29,8 @@ def header_text(view: DeskView) -> Text:
         text.append(f"● {len(view.stale)} stale", style="bold red")
     else:
         text.append("● live", style="bold green")
-    text.append(f" · {view.resting} resting · {clock(view.time)} UTC")
+    resting = "?" if view.resting < 0 else view.resting  # the fill stream is down
+    text.append(f" · {resting} resting · {clock(view.time)} UTC")
     if view.balances is not None:
         text.append(f" · equity {money(view.balances.equity)}")
     text.append(f" · {view.venue}")
@@ -47,7 +48,7 @@ def alert_text(view: DeskView) -> Text | None:
     if not view.pulled:
         text.append(" · cancel-all NOT confirmed: quotes may rest", style="bold reverse red")
     elif view.pulled_by:
-        text.append(f" · quotes pulled with {view.pulled_by}")
+        text.append(f" · pulled by {view.pulled_by}")
     return text
 
 
@@ -58,7 +59,9 @@ class DeskHeader(Static):
             self.update(Text(" desk", style="bold") + Text(" · starting …"))
             return
         text = header_text(view)
-        text.no_wrap, text.overflow = True, "ellipsis"
         alert = alert_text(view)
         self.set_class(alert is not None, "-alert")
-        self.update(text if alert is None else Text("\n").join([text, alert]))
+        if alert is not None:
+            text = Text("\n").join([text, alert])
+        text.no_wrap, text.overflow = True, "ellipsis"  # each line cut, never wrapped
+        self.update(text)
