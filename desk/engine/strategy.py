@@ -221,9 +221,11 @@ class Strategy:
         captured = self.quotes.on_fill(fill)
         self.recent_fills.append(fill)
         is_hedge = not flatten and (fill.client_order_id or "").startswith(f"{self.id}.h")
+        # a flatten says so where the log shows it (its reason) as well as in its kind
+        why = {"reason": "flatten"} if flatten else {}
         if not is_hedge:
             self._publish(EventType.QUOTE_FILLED, kind="flatten" if flatten else "quote",
-                          side=str(fill.side), price=fill.price,
+                          **why, side=str(fill.side), price=fill.price,
                           quantity=fill.quantity, fee=fill.fee, liquidity=str(fill.liquidity),
                           order_id=fill.order_id, client_order_id=fill.client_order_id,
                           fill_id=fill.fill_id, realized=realised,
@@ -232,7 +234,7 @@ class Strategy:
         extra = {"flattened": fill.quantity} if flatten else {}
         self._publish(EventType.POSITION_CHANGED, old_position=old,
                       new_position=self.pnl.position, market_id=self.market_id,
-                      hedge=is_hedge, **extra)
+                      hedge=is_hedge, **why, **extra)
         self.series.sample(self.ctx.clock.time(), self.total_pnl())
         self.publish_pnl()
         if self.state is State.RUNNING:

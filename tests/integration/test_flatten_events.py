@@ -13,6 +13,7 @@ from pathlib import Path
 from desk.engine.events import EventType
 from desk.engine.strategy import State
 from desk.store.journal import Journal
+from desk.ui.widgets.event_log import describe
 from tests.integration.engine_support import desk_on
 from tests.integration.test_engine_quoting import (
     fill_our_bid,
@@ -31,9 +32,12 @@ async def _flatten_events_are_one_fill_one_change(d, sid: str, mark: int,
     after = [e for e in d.recorder.events if e.seq > mark]
     filled = [e for e in after if e.type is EventType.QUOTE_FILLED]
     changed = [e for e in after if e.type is EventType.POSITION_CHANGED]
-    assert [(e.strategy_id, e.kind, D(e.quantity)) for e in filled] == [(sid, "flatten", D(1))]
-    assert [(D(e.old_position), D(e.new_position), D(e.flattened)) for e in changed] == \
-        [(D(1), D(0), D(1))]
+    assert [(e.strategy_id, e.kind, e.reason, D(e.quantity)) for e in filled] == \
+        [(sid, "flatten", "flatten", D(1))]
+    assert [(D(e.old_position), D(e.new_position), D(e.flattened), e.reason)
+            for e in changed] == [(D(1), D(0), D(1), "flatten")]
+    # the log says so: `reason` is the first field it writes
+    assert [describe(e).split()[0] for e in filled + changed] == ["reason=flatten"] * 2
     assert all(e.strategy_id == sid for e in changed)
     close = [f for f in journal.fills() if f.fill_id == filled[0].fill_id]
     assert len(close) == 1
