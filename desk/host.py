@@ -298,7 +298,7 @@ class EngineHost:
             secret = desk.keys.secret(key_id)
             await _try_key(desk.url, self.settings, f"{key.name} ({key_id})", secret)
             desk.keys.use(desk.url, key_id)
-            desk.venue.client.use_key(secret)
+            desk.venue.use_key(secret)
             # the old key's refusal no longer holds; the new one's expiry is watched
             desk.manager.guard.key_replaced(key_label(key, "the engine's key"),
                                             parse_expiry(key.expires_at))

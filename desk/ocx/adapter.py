@@ -48,6 +48,13 @@ class OcxVenue:
             stream.start()
         await asyncio.gather(*(s.wait_live(timeout) for s in self.streams))
 
+    def use_key(self, secret: str) -> None:
+        """Trade with another key from the next request on; a stream the venue had
+        refused the old key connects again with it."""
+        self.client.use_key(secret)
+        for stream in self.streams:
+            stream.restart()
+
     async def close(self) -> None:
         await asyncio.gather(*(s.stop() for s in self.streams))
         await self.client.aclose()

@@ -124,6 +124,13 @@ class SseStream:
                                                                 name=f"stream:{self.name}")
         return self
 
+    def restart(self) -> None:
+        """Connect again after the venue refused the credential for good (it has been
+        replaced in place: `OcxClient.use_key`)."""
+        if self.stopped and self.refused and (self._task is None or self._task.done()):
+            self.stopped, self.refused, self._task = False, None, None
+            self.start()
+
     async def stop(self) -> None:
         self.stopped = True
         self.folder.untrust()

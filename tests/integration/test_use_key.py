@@ -127,3 +127,28 @@ async def test_a_good_trade_key_is_tested_and_taken(host: EngineHost,
     for o in reader.orders():
         fair = view.books[o["marketId"]].fair
         assert fair is None or Decimal(o["price"]) > fair * Decimal("0.95"), o["price"]
+
+
+async def test_a_key_revoked_under_the_running_engine_stands_it_down_and_u_brings_it_back(
+        host: EngineHost, reader: VenueReader) -> None:
+    """Last in the module: it revokes the engine's key. The switch pulls through the kill
+    switch's key; another key taken with `u` reconnects the refused fill stream and the
+    desk quotes again."""
+    await eventually(lambda: (v := host.view()) is not None and v.armed and v.resting >= 6,
+                     15, "the default strategies quoting")
+    old = engine_key_id(host)
+    r = reader.http.delete(f"/perps/me/api-keys/{old}", headers=reader._session_headers())
+    assert r.status_code == 204
+    await eventually(lambda: (v := host.view()) is not None and v.key_refused
+                     and not v.armed, 10, "stood down on the refused key")
+    await eventually(lambda: reader.orders() == [], 10, "nothing resting at the venue")
+    view = host.view()
+    assert view is not None and "KEY_REVOKED" in (view.guard_problem or "")
+    assert view.pulled and "kill switch" in (view.pulled_by or "")
+    fresh = await host.create_key("after-revoke", "trade", [], None)
+    key_id = fresh.row.id
+    del fresh
+    await host.use_key(key_id)
+    await eventually(lambda: (v := host.view()) is not None and v.armed and v.resting > 0,
+                     20, "quoting again with the new key")
+    assert len(reader.orders()) > 0 and engine_key_id(host) == key_id
