@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS fills (
     fill_id TEXT PRIMARY KEY, order_id TEXT, client_order_id TEXT, quote_id TEXT,
     market_id TEXT, side TEXT, price TEXT, quantity TEXT, liquidity TEXT, fee TEXT,
     created_at INTEGER, strategy_id TEXT, recorded_at INTEGER);
+CREATE INDEX IF NOT EXISTS fills_strategy ON fills (strategy_id, created_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 _FILL_COLUMNS = ("fill_id", "order_id", "client_order_id", "quote_id", "market_id", "side",
