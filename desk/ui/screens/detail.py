@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -124,14 +124,17 @@ class DetailScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-title")
         with Horizontal(id="detail-top"):
-            yield Static("", id="detail-metrics")
-            yield Static("", id="detail-side")
+            # scrollable (tab to a panel, then the arrows): 80x24 cannot show it all
+            with VerticalScroll(id="detail-metrics-box", can_focus=True):
+                yield Static("", id="detail-metrics")
+            with VerticalScroll(id="detail-side-box", can_focus=True):
+                yield Static("", id="detail-side")
         yield EventLog(id="detail-events")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#detail-metrics").border_title = "metrics"
-        self.query_one("#detail-side").border_title = "ladder and fills"
+        self.query_one("#detail-metrics-box").border_title = "metrics"
+        self.query_one("#detail-side-box").border_title = "ladder and fills"
         self.redraw()
         self.set_interval(1 / DETAIL_HZ, self.redraw)
 
