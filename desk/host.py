@@ -3,8 +3,9 @@
 A slow frame cannot delay a quote: the strategies, streams and dead-man switch run
 on the host's loop, and the screen only (a) reads the latest `DeskView`, which the
 host rebuilds `view_hz` times a second, and (b) submits actions to the engine's loop.
-The panic key does not go through the engine at all: the kill switch's own client
-runs on the caller's (the screen's) loop, then the engine is told to stand down.
+The panic key does not go through the engine at all, nor through the screen's loop:
+the kill switch runs on a thread and loop of its own (`SwitchThread`), fired from the
+thread that reads the key; then the engine is told to stand down.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import ctypes
 import logging
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
@@ -40,14 +42,16 @@ from desk.domain.errors import (
 )
 from desk.domain.records import Market, QuoteLevel, Side
 from desk.engine.errors import StrategyError
+from desk.engine.events import EventType
+from desk.engine.expiry import parse_expiry
 from desk.engine.manager import StrategyManager
 from desk.engine.view import DeskView, Monitor
-from desk.engine.expiry import parse_expiry
 from desk.launch import Desk, LaunchError, key_label, open_desk
 from desk.ocx.ids import new_client_order_id
 from desk.ocx.rest import OcxClient
 from desk.settings import DeskSettings
 from desk.store.keys import KeyStoreError
+from desk.switch_thread import SwitchThread
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,7 @@ if TYPE_CHECKING:
     from desk.venue.config import MarketConfig
 
 T = TypeVar("T")
+FIRED_FRESH_S = 2.0  # a key's cancel-all older than this is not the next panic's
 TRIM_EVERY_S = 60.0
 
 
@@ -102,6 +107,8 @@ class EngineHost:
         self._error: BaseException | None = None
         self._closed = threading.Event()
         self._trimmer: threading.Thread | None = None
+        self._switch: SwitchThread | None = None   # the kill switch's own thread
+        self._fired: tuple[float, concurrent.futures.Future[PanicReport]] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -167,6 +174,8 @@ class EngineHost:
                 loop.call_soon_threadsafe(stop.set)
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._switch is not None:
+            self._switch.stop()
 
     # --- what the screen uses (desk.control.Backend) --------------------------------------
 
@@ -185,30 +194,55 @@ class EngineHost:
     async def control(self, action: Callable[[StrategyManager], Awaitable[T]]) -> T:
         return await asyncio.wrap_future(self.submit(action))
 
-    async def panic(self) -> PanicReport:
-        """Cancel-all through the kill switch's own client, then stand the engine down
-        (waiting at most `engine_stall_s` for it), then read back and pull again."""
+    def kill_switch(self) -> SwitchThread:
+        """The kill switch on its own thread and loop (started on first use)."""
         desk, _ = self._require()
-        first = await desk.kill_switch.fire()
-        engine = asyncio.wrap_future(self.submit(lambda m: m.panic()))
+        if self._switch is None:
+            self._switch = SwitchThread(desk.kill_switch)
+        self._switch.start()
+        return self._switch
+
+    def fire(self) -> None:
+        """The panic key's first cancel-all, now, from any thread (the screen calls this
+        from the thread that reads the terminal, before the key reaches its loop). The
+        `panic()` that the key's action runs next takes it as its first cancel-all."""
+        self._fired = (time.monotonic(), self.kill_switch().fire())
+
+    async def panic(self) -> PanicReport:
+        """Cancel-all through the kill switch (on its own thread: the one `fire()` just
+        started, or a new one), then stand the engine down (waiting at most
+        `engine_stall_s` for it), then read back and pull again."""
+        self._require()
+        switch = self.kill_switch()
+        fired, self._fired = self._fired, None
+        if fired is not None and time.monotonic() - fired[0] < FIRED_FRESH_S:
+            first = await asyncio.wrap_future(fired[1])
+        else:
+            first = await asyncio.wrap_future(switch.fire())
+        count = first.cancelled
+        engine = asyncio.wrap_future(self.submit(lambda m: m.panic(kill_switch=count)))
         engine.add_done_callback(_consume)
         try:  # shielded: giving up waiting must not cancel the engine's stand-down
             await asyncio.wait_for(asyncio.shield(engine), self.engine_stall_s)
         except (TimeoutError, Exception) as exc:  # noqa: BLE001 - reported, not raised
             log.error("the engine did not confirm the panic: %r", exc)
-        second = await desk.kill_switch.fire()
+        second = await asyncio.wrap_future(switch.fire())
+        if second.cancelled:  # a cycle in flight landed after the first: journal it too
+            more = second.cancelled
+            with contextlib.suppress(ControlError, RuntimeError):
+                self.submit(lambda m: _journal_read_back(m, more))
         return PanicReport(first.cancelled + second.cancelled, second.resting_after,
                            first.attempts + second.attempts,
                            first.elapsed_ms + second.elapsed_ms, second.error or first.error)
 
     async def warm(self) -> None:
-        """Open the kill switch's connection on the screen's loop."""
-        desk, _ = self._require()
-        await desk.kill_switch.warm()
+        """Start the kill switch's thread, which opens its connection and keeps it open."""
+        await asyncio.to_thread(self.kill_switch)
 
     async def close_kill_switch(self) -> None:
-        if self.desk is not None:
-            await self.desk.kill_switch.aclose()
+        switch, self._switch = self._switch, None
+        if switch is not None:
+            await asyncio.to_thread(switch.stop)
 
     async def rearm(self) -> list[str]:
         return await self.control(lambda m: m.rearm())
@@ -423,6 +457,12 @@ async def _flatten_everything(m: StrategyManager) -> FlattenReport:
     remaining = tuple((p.market_id, p.quantity) for p in await m.venue.positions()
                       if p.quantity != 0)
     return FlattenReport(tuple(closed), remaining, tuple(errors))
+
+
+async def _journal_read_back(m: StrategyManager, count: int) -> None:
+    """The kill switch's read-back pulled more after the stand-down: journal it."""
+    m.bus.publish(EventType.QUOTE_CANCELLED, None, reason="emergency stop: read-back",
+                  count=count, kill_switch=count)
 
 
 def _consume(future: asyncio.Future) -> None:

@@ -438,8 +438,10 @@ class StrategyManager:
         self.bus.publish(EventType.STOPPED, s.id, reason="operator", flattened=flattened)
         return self.info(s)
 
-    async def emergency_stop_all(self) -> list[str]:
-        """Every strategy stops; unscoped cancel-all goes out before anything waits."""
+    async def emergency_stop_all(self, kill_switch: int = 0) -> list[str]:
+        """Every strategy stops; unscoped cancel-all goes out before anything waits.
+        `kill_switch`: how many orders the kill switch's own cancel-all pulled just
+        before (the panic), counted in the event with the engine's."""
         running = [s for s in self.strategies.values()
                    if s.state in (State.RUNNING, State.HALTED, State.PAUSED)]
         for s in running:
@@ -455,10 +457,11 @@ class StrategyManager:
             s.quote_id = None
             self.bus.publish(EventType.STOPPED, s.id, Severity.WARNING, reason="emergency stop")
         self.bus.publish(EventType.QUOTE_CANCELLED, None, reason="emergency stop",
-                         count=len(cancelled))
+                         count=len(cancelled) + kill_switch, kill_switch=kill_switch,
+                         engine=len(cancelled))
         return cancelled
 
-    async def panic(self, reason: str = "panic") -> list[str]:
+    async def panic(self, reason: str = "panic", kill_switch: int = 0) -> list[str]:
         """The operator's kill switch, engine side (the switch's own client has already
         fired cancel-all): hold the dead-man switch down and stop every strategy. Down
         until `rearm()`."""
@@ -466,7 +469,7 @@ class StrategyManager:
             self.panicked = [s.id for s in self.strategies.values()
                              if s.state in (State.RUNNING, State.HALTED)]
         await self.guard.trip(reason, hold=True)
-        return await self.emergency_stop_all()
+        return await self.emergency_stop_all(kill_switch)
 
     async def rearm(self) -> list[str]:
         """Leave the panic: the dead-man switch re-arms once feeds and account check out,

@@ -261,8 +261,9 @@ async def _panic_run(args: argparse.Namespace, host: EngineHost) -> dict[str, An
     try:
         app = DeskApp(host)
         async with app.run_test(size=SIZE) as pilot:
-            # the kill switch's client on this loop (the one its panic runs on): timed
-            http = host.desk.kill_switch.client.http
+            # the kill switch's client, on its own thread's loop (where its panic runs)
+            switch = host.kill_switch()
+            http = switch.call(lambda: host.desk.kill_switch.client.http)
             http.event_hooks["request"].append(on_request)
             http.event_hooks["response"].append(on_response)
             await until(lambda: defaults_quoting(host, poller), 30,

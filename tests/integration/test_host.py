@@ -98,3 +98,25 @@ def test_a_venue_without_a_stored_key_is_a_clear_start_error(tmp_path: Path):
         h.start()
     h.stop()
     assert not h._thread.is_alive()
+
+
+async def test_the_panic_s_event_counts_what_the_kill_switch_cancelled(host):
+    """The kill switch pulls the quotes before the engine stands down, so the engine's
+    own cancel-all finds nothing: the journaled event still says how many went."""
+    await quoting(host)
+    resting = len(await asyncio.to_thread(venue_orders, host))
+    host.fire()  # as the panic key does, from the thread that reads it
+    report = await host.panic()
+    assert report.resting_after == 0 and report.cancelled > 0 and resting > 0
+
+    def counted() -> list[dict]:  # a read-back's event is journaled after the report
+        events = host.desk.journal.events(types=["quote_cancelled"], limit=50)
+        stop = [e for e in events if e.get("reason") == "emergency stop"]
+        read_back = sum(e["count"] for e in events
+                        if e.get("reason") == "emergency stop: read-back")
+        return stop if stop and stop[0]["kill_switch"] + read_back == report.cancelled \
+            else []
+
+    stop = await eventually(counted, 3, "the panic's events counting what was cancelled")
+    assert len(stop) == 1 and stop[0]["kill_switch"] > 0
+    assert stop[0]["count"] == stop[0]["kill_switch"] + stop[0]["engine"]
