@@ -37,7 +37,7 @@ from desk.settings import DeskSettings
 from desk.store.journal import Journal, default_journal_path
 from desk.store.keys import KeyStore, StoredKey
 from desk.store.strategies import MemoryStrategyStore, TomlStrategyStore
-from desk.watchdog import Orders, Watchdog, default_log
+from desk.watchdog import Orders, Watchdog, actions_path, default_log, report_actions
 
 log = logging.getLogger(__name__)
 READY = re.compile(r"venue listening on (http://\S+)")
@@ -270,7 +270,9 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
             # gives up on it soon; a remote venue it tries for five minutes
             dog = Watchdog(Orders(url, dog_secret, settings.watchdog_timeout_s,
                                   str(settings.watchdog_log or default_log()),
-                                  give_up_s=10.0 if embedded else 300.0))
+                                  give_up_s=10.0 if embedded else 300.0,
+                                  actions_path=str(actions_path(
+                                      settings.journal_path or default_journal_path()))))
             dog.begin(min(0.5, settings.watchdog_timeout_s / 4))
             opened.append(dog)
         del dog_secret
@@ -296,6 +298,11 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
         if on_event is not None:
             manager.subscribe_events(on_event)
         await manager.open()
+        # what a watchdog did since the last start (desk killed or hung) into the journal
+        report_actions(actions_path(journal.path), manager.bus, journal)
+        if dog is not None:
+            dog.on_replaced = lambda: report_actions(actions_path(journal.path), manager.bus,
+                                                     journal)
         if not manager.strategies:
             for params in DEFAULT_STRATEGIES:
                 if params["market_id"] in markets:

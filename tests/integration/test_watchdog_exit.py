@@ -1,10 +1,12 @@
 """desk's exit and the watchdog: a clean exit (the cancel-all confirmed) stops it; an exit
-whose cancel-all the venue never confirmed hands the pulling over to it."""
+whose cancel-all the venue never confirmed hands the pulling over to it; what a watchdog
+did for a killed desk reaches the journal at the next start."""
 
 from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +49,38 @@ async def test_a_key_that_may_not_cancel_is_given_up_on_at_once(venue, trader, t
     assert "cancel-all: 0 cancelled in 1 attempt(s), 1 resting after" in text
     assert "gave up: the venue refuses this key a cancel-all" in text
     assert len(open_orders(trader)) == 1
+
+
+def test_a_killed_desk_s_watchdog_action_is_journaled_at_the_next_start(
+        env, venue, trader, counterparty, tmp_path):
+    """`desk run` SIGKILLed: its watchdog pulls the quotes and records what it did; the
+    next `desk run` on the same journal journals it (and shows it) as an event."""
+    from desk.store.journal import Journal
+    from desk.watchdog import actions_path
+    from tests.integration.test_cli_run import desk_run, quoting, resting, wait_for
+
+    journal_path = Path(env["XDG_DATA_HOME"]) / "desk" / "journal.sqlite3"
+    with quoting(env, venue, trader, counterparty, tmp_path) as run:
+        left = len(resting(venue.url, trader))
+        assert left > 0
+        run.proc.kill()  # SIGKILL: desk pulls nothing itself
+        run.proc.communicate(timeout=10)
+        assert wait_for(lambda: actions_path(journal_path).exists(), 10.0) is not None
+    assert resting(venue.url, trader) == []
+    config = tmp_path / "desk-run.toml"
+    with desk_run(env, "run", "--venue-url", venue.url, "--config", str(config)) as again:
+        shown = again.read_until(lambda e: e["type"] == "quote_cancelled"
+                                 and e.get("watchdog") == "fired")
+        again.read_until(lambda e: e["type"] == "quote_sent")
+        code, err = again.stop()
+    assert code == 0, err
+    assert shown["reason"] == "watchdog: desk died" and shown["count"] == left
+    assert shown["result"] == "nothing rests" and shown["resting_after"] == 0
+    assert shown["strategy_id"] is None and shown["severity"] == "warning"
+    assert shown["fired_at_ms"] <= shown["done_at_ms"] <= shown["ts_ms"]
+    with Journal(journal_path) as journal:
+        fired = [e for e in journal.events(types=["quote_cancelled"])
+                 if e.get("watchdog") == "fired"]
+    assert len(fired) == 1 and fired[0]["watchdog_id"] == shown["watchdog_id"]
+    assert not actions_path(journal_path).exists()  # journaled once, then dropped
+    assert trader.trade_secret not in str(fired)
