@@ -5,6 +5,7 @@ did for a killed desk reaches the journal at the next start."""
 from __future__ import annotations
 
 import io
+import signal
 import time
 from pathlib import Path
 
@@ -84,3 +85,26 @@ def test_a_killed_desk_s_watchdog_action_is_journaled_at_the_next_start(
     assert len(fired) == 1 and fired[0]["watchdog_id"] == shown["watchdog_id"]
     assert not actions_path(journal_path).exists()  # journaled once, then dropped
     assert trader.trade_secret not in str(fired)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
+def test_a_hung_desk_that_lives_on_journals_its_watchdog_s_action_at_once(
+        env, venue, trader, counterparty, tmp_path):
+    """Hung past the timeout, the watchdog pulls the quotes and exits; desk, running
+    again, replaces it and journals what it did without waiting for a restart."""
+    from tests.integration.test_cli_run import quoting, resting, wait_for
+
+    with quoting(env, venue, trader, counterparty, tmp_path,
+                 "watchdog_timeout_s = 1.0\n") as run:
+        run.proc.send_signal(signal.SIGSTOP)
+        try:
+            assert wait_for(lambda: resting(venue.url, trader) == [], 8.0) is not None
+            time.sleep(0.5)  # its action recorded before it exits
+        finally:
+            run.proc.send_signal(signal.SIGCONT)
+        shown = run.read_until(lambda e: e["type"] == "quote_cancelled"
+                               and e.get("watchdog") == "fired", timeout=20)
+        code, err = run.stop()
+    assert code == 0, err
+    assert shown["reason"] == "watchdog: desk hung" and shown["count"] > 0
+    assert shown["result"] == "nothing rests"
