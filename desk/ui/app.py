@@ -3,13 +3,14 @@ lives in the screens and widgets, trading behind `desk.control.Backend`."""
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -30,6 +31,8 @@ from desk.ui.screens.main import MainScreen
 from desk.ui.screens.modals import Choice, QuitModal, confirm
 from desk.ui.theme import DESK_THEME
 
+
+log = logging.getLogger(__name__)
 
 def styles_path() -> Path:
     here = Path(__file__).resolve()
@@ -57,6 +60,7 @@ class DeskApp(App[None]):
         self.backend = backend
         self.panicked = False   # set at the key press, before the engine confirms
         self.quitting = False   # the quit question is open (or its answer is running)
+        self._keyed_panics = 0  # fired by the panic key's thread, not yet acted on
         self.main = MainScreen()
 
     def on_mount(self) -> None:
@@ -64,6 +68,7 @@ class DeskApp(App[None]):
         self.theme = DESK_THEME.name
         self.push_screen(self.main)
         warm = getattr(self.backend, "warm", None)
+        self._catch_panic_key()
         if warm is not None:
             self.run_worker(warm(), group="warm", exit_on_error=False)
 
@@ -114,12 +119,49 @@ class DeskApp(App[None]):
 
     # --- the panic key, and quit ----------------------------------------------------------
 
-    @work(group="panic", exit_on_error=False)
-    async def action_panic(self) -> None:
+    def _catch_panic_key(self) -> None:
+        """The panic key fires the kill switch from the thread that delivers it (the
+        terminal's input thread; Pilot's press in tests), before the key event is queued
+        for the screen's loop: that loop may be busy drawing a frame for tens of ms, and
+        the kill switch runs on a thread of its own (`backend.fire`). The key event then
+        goes on as usual, and `action_panic` runs the rest of the panic."""
+        fire = getattr(self.backend, "fire", None)
+        driver = self._driver
+        if fire is None or driver is None:
+            return
+        keys = {key.strip() for b in self.BINDINGS if isinstance(b, Binding)
+                and b.action == "panic" for key in b.key.split(",")}
+        send = driver.send_message
+
+        def send_message(message: Any) -> None:
+            if isinstance(message, events.Key) and message.key in keys:
+                try:
+                    fire()
+                    self._keyed_panics += 1
+                except Exception:  # the key's action fires it then, on the screen's loop
+                    log.exception("firing the kill switch at the panic key failed")
+            send(message)
+
+        driver.send_message = send_message  # type: ignore[method-assign]
+
+    def action_panic(self) -> None:
         self.panicked = True
         # the cancel-all goes out first; the red screen follows a moment later
+        if self._keyed_panics > 0:  # the key's cancel-all has left already
+            self._keyed_panics -= 1
+        else:  # the command palette, a click, a test: fire now, before anything is queued
+            fire = getattr(self.backend, "fire", None)
+            if fire is not None:
+                try:
+                    fire()
+                except Exception:  # the panic below fires it again and reports
+                    log.exception("firing the kill switch failed")
         self.set_timer(0.02, self.main.redraw)
         report = await self.backend.panic()
+        self._panic()
+
+    @work(group="panic", exit_on_error=False)
+    async def _panic(self) -> None:
         if report.resting_after == 0:
             self.notify(f"ALL QUOTES PULLED: {report.cancelled} cancelled in "
                         f"{report.elapsed_ms:.0f} ms; ctrl+r re-arms", severity="warning",

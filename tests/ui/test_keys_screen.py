@@ -11,6 +11,7 @@ from desk.ui.screens.keys import KeysScreen
 from desk.ui.screens.modals import Choice, SecretModal
 from tests.ui.fixed_backend import FixedBackend
 from tests.ui.pilot_support import eventually, screen_text
+from tests.ui.told import Told
 
 SIZE = (160, 50)
 ENGINE, KILL, DOG = "ocx_kid_7f3a9c21e0b4", "ocx_kid_4c0e8b7d19a2", "ocx_kid_d5a1f6e2b830"
@@ -150,6 +151,7 @@ async def test_use_refuses_a_read_key_before_calling_and_keeps_the_venues_refusa
 async def test_the_new_secret_can_be_copied_with_osc_52_and_is_dropped_on_close():
     backend = FixedBackend()
     app = DeskApp(backend)
+    told = Told(app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await open_keys(pilot, app)
         from tests.ui.fixed_backend import PLACEHOLDER_SECRET
@@ -159,8 +161,7 @@ async def test_the_new_secret_can_be_copied_with_osc_52_and_is_dropped_on_close(
         await pilot.press("c")
         await pilot.pause()
         assert modal.copied and app.clipboard == PLACEHOLDER_SECRET
-        assert any("copied to the clipboard" in n.message for n in app._notifications)
-        assert not any(PLACEHOLDER_SECRET in n.message for n in app._notifications)
+        assert told.has("copied to the clipboard") and not told.has(PLACEHOLDER_SECRET)
         await pilot.click("#close")
         await pilot.pause()
         assert app.clipboard == "" and not isinstance(app.screen, SecretModal)

@@ -24,6 +24,7 @@ from tests.ui.pilot_support import (
     one_line,
     start_host,
 )
+from tests.ui.told import Told
 
 SIZE = (120, 40)
 
@@ -112,14 +113,14 @@ async def test_a_flatten_that_leaves_a_position_open_does_not_quit():
         closed=(("BTC-PERP", Decimal("0.4")),), remaining=(("ETH-PERP", Decimal("-3.2")),),
         errors=("closing ETH-PERP: MARKET_HALTED: trading halted",))
     app = DeskApp(backend)
+    told = Told(app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
         await ask(pilot, app)
         await pilot.click("#flatten")
-        await eventually(lambda: any("desk stays open" in n.message
-                                     for n in app._notifications), 5, pilot=pilot,
+        await eventually(lambda: told.has("desk stays open"), 5, pilot=pilot,
                          what="the refusal to quit")
-        message = next(n.message for n in app._notifications if "stays open" in n.message)
+        message = next(m for m in told.messages if "stays open" in m)
         assert "open -3.2 ETH-PERP" in message and "MARKET_HALTED" in message
         assert app.is_running and app.return_code is None
         assert names(backend) == ["flatten_all"]   # no exit, no pull: the desk runs on

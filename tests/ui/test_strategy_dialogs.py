@@ -13,6 +13,7 @@ from desk.ui.app import DeskApp
 from desk.ui.screens.modals import Choice
 from tests.ui.fixed_backend import FixedBackend
 from tests.ui.pilot_support import eventually, one_line, press_for_choice, select_strategy
+from tests.ui.told import Told
 
 SIZE = (120, 40)
 
@@ -30,13 +31,22 @@ def focused_id(app: DeskApp) -> str | None:
     return focused.id if isinstance(focused, Button) else None
 
 
+_told: dict[int, Told] = {}
+
+
 def messages(app: DeskApp) -> list[str]:
-    return [n.message for n in app._notifications]
+    return _told[id(app)].messages
+
+
+def desk_app(backend: FixedBackend) -> DeskApp:
+    app = DeskApp(backend)
+    _told[id(app)] = Told(app)
+    return app
 
 
 async def test_stop_starts_on_keep_and_enter_stops_without_flattening():
     backend = FixedBackend()
-    app = DeskApp(backend)
+    app = desk_app(backend)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
         await press_for_choice(pilot, app, "s", "the stop question")
@@ -51,7 +61,7 @@ async def test_stop_starts_on_keep_and_enter_stops_without_flattening():
 
 async def test_flatten_starts_on_cancel_and_enter_does_nothing():
     backend = FixedBackend()
-    app = DeskApp(backend)
+    app = desk_app(backend)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await press_for_choice(pilot, app, "f", "the flatten question")
@@ -65,7 +75,7 @@ async def test_flatten_starts_on_cancel_and_enter_does_nothing():
 
 async def test_the_position_in_the_question_is_live_and_the_flatten_is_of_the_strategy():
     backend = FixedBackend()
-    app = DeskApp(backend)
+    app = desk_app(backend)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
         await press_for_choice(pilot, app, "f", "the flatten question")
@@ -77,12 +87,12 @@ async def test_the_position_in_the_question_is_live_and_the_flatten_is_of_the_st
         await app.workers.wait_for_complete()
         # the engine closes what the venue holds at that moment (not a quantity of ours)
         assert calls(backend) == [("flatten", ("btc-mm",), {})]
-        assert "BTC MM flattened" in messages(app)
+        assert "BTC MM paused and flattened" in messages(app)  # as the log: paused, then the close
 
 
 async def test_the_wording_follows_the_state():
     backend = FixedBackend().pause_one()   # ETH MM paused
-    app = DeskApp(backend)
+    app = desk_app(backend)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await press_for_choice(pilot, app, "f", "the flatten question (running)")
@@ -107,7 +117,7 @@ async def test_the_wording_follows_the_state():
 
 async def test_a_flat_strategy_is_refused_before_any_question():
     backend = FixedBackend().move_position("btc-mm", Decimal(0))
-    app = DeskApp(backend)
+    app = desk_app(backend)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
         await pilot.press("f")
@@ -120,7 +130,7 @@ async def test_a_flat_strategy_is_refused_before_any_question():
 
 async def test_toasts_say_resumed_for_a_paused_strategy_and_started_for_a_stopped_one():
     backend = FixedBackend().pause_one()   # ETH MM paused
-    app = DeskApp(backend)
+    app = desk_app(backend)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
         await select_strategy(pilot, app, "eth-mm")
