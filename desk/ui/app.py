@@ -31,8 +31,8 @@ from desk.ui.screens.main import MainScreen
 from desk.ui.screens.modals import Choice, QuitModal, confirm
 from desk.ui.theme import DESK_THEME
 
-
 log = logging.getLogger(__name__)
+
 
 def styles_path() -> Path:
     here = Path(__file__).resolve()
@@ -146,7 +146,6 @@ class DeskApp(App[None]):
 
     def action_panic(self) -> None:
         self.panicked = True
-        # the cancel-all goes out first; the red screen follows a moment later
         if self._keyed_panics > 0:  # the key's cancel-all has left already
             self._keyed_panics -= 1
         else:  # the command palette, a click, a test: fire now, before anything is queued
@@ -156,12 +155,13 @@ class DeskApp(App[None]):
                     fire()
                 except Exception:  # the panic below fires it again and reports
                     log.exception("firing the kill switch failed")
+        # the cancel-all goes out first; the red screen follows a moment later
         self.set_timer(0.02, self.main.redraw)
-        report = await self.backend.panic()
         self._panic()
 
     @work(group="panic", exit_on_error=False)
     async def _panic(self) -> None:
+        report = await self.backend.panic()
         if report.resting_after == 0:
             self.notify(f"ALL QUOTES PULLED: {report.cancelled} cancelled in "
                         f"{report.elapsed_ms:.0f} ms; ctrl+r re-arms", severity="warning",
