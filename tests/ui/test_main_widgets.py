@@ -212,3 +212,23 @@ async def test_the_new_keys_are_in_the_footer_and_the_help():
     assert {"w", "z", "c", "esc"} <= set(keys)
     assert "quote chatter" in keys["c"] and "maximize" in keys["z"]
     assert "event log" in keys["w"] and "chart" in keys["w"]
+
+
+async def test_a_log_scrolled_into_older_events_stays_on_them_as_new_ones_arrive():
+    backend = FixedBackend()
+    view = build_view()
+    app = DeskApp(backend)
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.pause()
+        log = app.main.query_one(EventLog)
+        await pilot.press("w", "w", "w", "w")
+        assert app.main.focused is log
+        await pilot.press("down", "down", "down")
+        top = log.lines[log.scroll_offset.y].plain
+        news = tuple(_event(300 + i, 0.1, EventType.QUOTE_FILLED, side="buy", quantity=D(1),
+                            price=D(64000)) for i in range(2))
+        backend._views["normal"] = replace(view, events=view.events + news)
+        app.main.redraw()
+        await pilot.pause()
+        assert log.scroll_offset.y == 3 + 2
+        assert log.lines[log.scroll_offset.y].plain == top
