@@ -87,6 +87,15 @@ async def secret(pilot: Pilot) -> None:
     await _settle(pilot)
 
 
+async def quit_question(pilot: Pilot) -> None:
+    """The quit question over the main screen: 8 quotes resting, three positions open.
+    Its worker waits on the answer, so no waiting for workers here."""
+    await _settle(pilot)
+    await pilot.press("q")
+    for _ in range(3):
+        await pilot.pause()
+
+
 async def help_screen(pilot: Pilot) -> None:
     await _press(pilot, "question_mark")
 
@@ -110,6 +119,7 @@ SCENARIOS = {s.name: s for s in (
     Scenario("keys", "normal", keys),
     Scenario("secret", "normal", secret),
     Scenario("help", "normal", help_screen),
+    Scenario("quit", "normal", quit_question),
 )}
 
 # (scenario, size) -> file name under screenshots/
