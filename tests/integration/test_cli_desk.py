@@ -82,8 +82,14 @@ def test_desk_quits_cleanly_and_leaves_nothing_running(tmp_path: Path, how: str)
         assert term.read_until(b"RUNNING", 30), term.seen[-2000:]
         venues = children(term.pid)
         assert venues, "the embedded venue runs as desk's child"
-        if how == "q":
+        if how == "q":  # q asks (Cancel is the default); Left Left is Quit, then Enter
             os.write(term.fd, b"q")
+            assert term.read_until(b"Quit desk", 10), term.seen[-2000:]
+            os.write(term.fd, b"\x1b[D")
+            time.sleep(0.2)
+            os.write(term.fd, b"\x1b[D")
+            time.sleep(0.2)
+            os.write(term.fd, b"\r")
         else:
             os.kill(term.pid, signal.SIGTERM)
         assert term.wait(20) == 0

@@ -68,6 +68,27 @@ async def test_q_asks_listing_resting_quotes_and_positions_and_enter_cancels():
         assert names(backend) == []
 
 
+async def test_left_and_right_move_between_the_shown_buttons_without_wrapping():
+    backend = FixedBackend()
+    app = DeskApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        modal = await ask(pilot, app)
+        seen = []
+        for key in ("left", "left", "left", "right", "right", "right"):
+            await pilot.press(key)
+            seen.append(modal.focused.id)
+        assert seen == ["flatten", "quit", "quit", "flatten", "cancel", "cancel"]
+        await pilot.press("escape")
+        backend.set_state("flat")            # no position: no flatten button to land on
+        modal = await ask(pilot, app)
+        await pilot.press("left", "left")
+        assert modal.focused.id == "quit"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert names(backend) == []
+
+
 async def test_quit_pulls_every_quote_then_exits():
     backend = FixedBackend()
     app = DeskApp(backend)

@@ -17,16 +17,28 @@ from desk.engine.view import DeskView
 from desk.ui.format import position, signed
 
 REFRESH_S = 0.25   # how often a question whose text follows the desk is redrawn
+ARROWS = [Binding("left", "move(-1)", show=False), Binding("right", "move(1)", show=False)]
 
 
-class Choice(ModalScreen[str | None]):
+class _Buttons:
+    """Left and right move between a dialog's shown buttons, stopping at either end (no
+    wrap: Left Left from Cancel always lands on the first choice)."""
+
+    def action_move(self, step: int) -> None:
+        buttons = [b for b in self.query(Button) if b.display]  # type: ignore[attr-defined]
+        if not buttons:
+            return
+        focused = self.focused  # type: ignore[attr-defined]
+        i = buttons.index(focused) if focused in buttons else len(buttons) - 1
+        buttons[max(0, min(len(buttons) - 1, i + step))].focus()
+
+
+class Choice(_Buttons, ModalScreen[str | None]):
     """A question with buttons; dismisses with the chosen button's id, or None (Cancel,
     Escape). `question` may be a function: its text is then redrawn while the dialog is
     open (a position that moves is shown as it is now). The focus starts on `default`."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"),
-                Binding("left", "app.focus_previous", show=False),
-                Binding("right", "app.focus_next", show=False)]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), *ARROWS]
 
     def __init__(self, question: str | Callable[[], str], choices: list[tuple[str, str]],
                  title: str = "Confirm", default: str = "cancel",
@@ -113,14 +125,12 @@ def quit_text(view: DeskView | None) -> str:
     return "\n".join(lines)
 
 
-class QuitModal(ModalScreen[str | None]):
+class QuitModal(_Buttons, ModalScreen[str | None]):
     """Quit, flatten everything and quit, or stay (the default). Dismisses with "quit",
     "flatten" or None. The text follows the desk while the dialog is open; "Flatten
     all and quit" is offered only while a position is open."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"),
-                Binding("left", "app.focus_previous", show=False),
-                Binding("right", "app.focus_next", show=False)]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), *ARROWS]
     AUTO_FOCUS = "#cancel"
 
     def __init__(self, source: Callable[[], DeskView | None]) -> None:
