@@ -28,7 +28,7 @@ from pathlib import Path
 from desk.engine.events import Event
 from desk.engine.expiry import parse_expiry
 from desk.engine.manager import StrategyManager
-from desk.engine.presets import DEFAULT_STRATEGIES
+from desk.engine.presets import DEFAULT_STRATEGIES, for_desk
 from desk.killswitch import KillSwitch
 from desk.ocx.adapter import OcxVenue
 from desk.ocx.pullers import ClientPuller
@@ -306,7 +306,7 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
         if not manager.strategies:
             for params in DEFAULT_STRATEGIES:
                 if params["market_id"] in markets:
-                    manager.create(**params)
+                    manager.create(**for_desk(params, manager))  # sized to fit the account
         if start:
             await manager.start_enabled()
         return Desk(manager, venue, journal, url, embedded, keys, kill_switch, session,

@@ -311,3 +311,15 @@ class EngineConfig(BaseModel):
     margin_recover_cycles: int = Field(20, ge=1, le=100_000)
     twap_max_children: int = Field(30, ge=1, le=10_000)
     pull_attempts: int = Field(5, ge=1, le=100, description="tries of a cancel-all")
+    # the money a strategy may have at stake (desk/engine/sizing.py): its max_position ×
+    # price over the account's equity, checked when it is created, changed or started
+    warn_leverage: float = Field(3.0, gt=0, le=1e9,
+                                 description="a strategy whose max_position × price "
+                                             "passes this multiple of equity (or the "
+                                             "running ones together) starts with a warning")
+    max_leverage: float = Field(10.0, gt=0, le=1e9,
+                                description="a strategy whose max_position × price passes "
+                                            "this multiple of equity is refused")
+    warn_order_pct: float = Field(10.0, gt=0, le=10_000,
+                                  description="an order whose notional passes this % of "
+                                              "equity warns")

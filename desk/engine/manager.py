@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from desk.domain.errors import TransportError
 from desk.domain.records import Fill, QuoteLevel
+from desk.engine import sizing
 from desk.engine.clock import SystemClock
 from desk.engine.config import EngineConfig, StrategyConfig, describe, errors_by_field
 from desk.engine.errors import (
@@ -308,6 +309,28 @@ class StrategyManager:
     def _configs(self) -> dict[str, StrategyConfig]:
         return {sid: s.config for sid, s in self.strategies.items()}
 
+    def _exposure(self, config: StrategyConfig, sid: str | None) -> sizing.Verdict | None:
+        """The money `config` puts at stake (desk/engine/sizing.py): refused past the
+        engine's max_leverage, naming the field; the verdict carries the warnings."""
+        verdict = sizing.assess(config, self.venue, self.base_equity, self.engine,
+                                [o.config for o in self.strategies.values()
+                                 if o.id != sid and o.state is State.RUNNING])
+        if verdict is not None and verdict.refusal is not None:
+            name, message = verdict.refusal
+            raise StrategyConfigError(f"{name}: {message}", {name: message})
+        return verdict
+
+    def _warn_exposure(self, s: Strategy, verdict: sizing.Verdict | None) -> None:
+        for message in verdict.warnings if verdict is not None else ():
+            self.bus.publish(EventType.ERROR, s.id, Severity.WARNING, code="EXPOSURE",
+                             message=message, **verdict.details)
+
+    def suggested_sizes(self, market_id: str) -> dict[str, str] | None:
+        """A new strategy's size fields on `market_id`, from its price and the account's
+        equity (desk/engine/sizing.py); None for a market or price not known."""
+        return sizing.for_market(self.venue, self.ctx.rules.get(market_id), market_id,
+                                 self.base_equity)
+
     def create(self, **params: Any) -> StrategyInfo:
         config = self._validate(params, None)
         sid = self.ctx.ids.strategy()
@@ -340,11 +363,15 @@ class StrategyManager:
         if "asset" in changes and "market_id" not in changes:
             del merged["market_id"]  # the new asset names the market
         config = self._validate(merged, s.id)
+        verdict = self._exposure(config, s.id)
         if config.market_id != s.market_id and s.state in (State.RUNNING, State.HALTED):
             raise StrategyConfigError("market_id: stop the strategy before moving it to "
                                       "another market", {"market_id": "stop it first"})
         self._persist({**self._configs(), s.id: config})
+        before = s.config
         s.update(config)
+        if s.state is State.RUNNING and sizing.exposure_changed(before, config):
+            self._warn_exposure(s, verdict)
         return self.info(s)
 
     async def remove(self, strategy_id: str) -> None:
@@ -371,6 +398,7 @@ class StrategyManager:
             raise CircuitBreakerError(reason)
         if self.engine.preview:
             await self._preview(s)
+        self._exposure(s.config, s.id)  # refused past max_leverage
 
     async def _preview(self, s: Strategy) -> None:
         fair = s.fair()
@@ -398,6 +426,7 @@ class StrategyManager:
         s.go(State.RUNNING)
         self.bus.publish(EventType.RESUMED if resuming else EventType.STARTED, s.id,
                          market_id=s.market_id)
+        self._warn_exposure(s, self._exposure(s.config, s.id))
         return self.info(s)
 
     async def resume(self, strategy_id: str) -> StrategyInfo:

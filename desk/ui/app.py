@@ -29,6 +29,7 @@ from desk.ui.screens.help import HelpScreen
 from desk.ui.screens.keys import KeysScreen
 from desk.ui.screens.main import MainScreen
 from desk.ui.screens.modals import Choice, QuitModal, confirm
+from desk.ui.screens.new_strategy import NewStrategyEditor
 from desk.ui.theme import DESK_THEME
 
 log = logging.getLogger(__name__)
@@ -331,7 +332,10 @@ class DeskApp(App[None]):
         async def submit(values: dict[str, Any]) -> object:
             return await self.backend.control(lambda m: _create(m, values))
 
-        self.push_screen(EditorScreen(None, " New strategy", submit, self.backend.backtest),
+        async def sizes(market_id: str) -> dict[str, str] | None:  # from price and equity
+            return await self.backend.control(lambda m: _sizes(m, market_id))
+
+        self.push_screen(NewStrategyEditor(submit, self.backend.backtest, sizes),
                          lambda ok: ok and self.notify("strategy created (stopped: p starts it)"))
 
     def action_detail(self) -> None:
@@ -348,6 +352,10 @@ class DeskApp(App[None]):
 
 async def _create(m: StrategyManager, values: dict[str, Any]) -> object:
     return m.create(**values)
+
+
+async def _sizes(m: StrategyManager, market_id: str) -> dict[str, str] | None:
+    return m.suggested_sizes(market_id)
 
 
 def _position(s: StrategyView) -> str:

@@ -111,7 +111,9 @@ async def run(url: str, rounds: int) -> dict[str, Any]:
     venue = OcxVenue(client, list(MARKETS), reference="index")
     venue.indexes["BTC-PERP"].listeners.append(probe.arrival)
     await venue.start()
-    manager = StrategyManager(venue, rng=random.Random(1), engine=EngineConfig(min_requote_s=0),
+    # max_position 1e6 means "no limit" here: so does max_leverage
+    manager = StrategyManager(venue, rng=random.Random(1),
+                              engine=EngineConfig(min_requote_s=0, max_leverage=1e9),
                               pullers=[fallback])
     await manager.open()
     for m, (size, min_size) in MARKETS.items():

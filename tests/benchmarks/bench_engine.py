@@ -107,7 +107,9 @@ async def run(url: str, seconds: float, freezes: int) -> dict[str, Any]:
     for m in MARKETS:
         venue.indexes[m].listeners.append(lambda m=m: probe.arrival(m))
     await venue.start()
-    manager = StrategyManager(venue, rng=random.Random(1), engine=EngineConfig(min_requote_s=0))
+    # max_position 1e6 means "no limit" here: so does max_leverage
+    manager = StrategyManager(venue, rng=random.Random(1),
+                              engine=EngineConfig(min_requote_s=0, max_leverage=1e9))
     await manager.open()
     ids = []
     for m, (size, min_size) in MARKETS.items():
