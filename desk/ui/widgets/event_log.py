@@ -64,12 +64,21 @@ def merged(*sources: Iterable[Event]) -> list[Event]:
     return sorted(seen.values(), key=lambda e: (e.ts_ms, e.seq))
 
 
+def event_line(e: Event, who: str) -> Text:
+    line = Text(f" {clock(e.ts_ms / 1000)} ", style="dim")
+    line.append(f"{e.type!s:<16}", style=COLOURS.get(e.severity, "cyan"))
+    line.append(f" {who:<12} ")
+    line.append(describe(e)[:200])
+    return line
+
+
 def event_lines(events: tuple[Event, ...], names: dict[str, str], *,
                 strategy: str | None = None, least: Severity = Severity.INFO,
                 chatter: tuple[Event, ...] = (), alarms: tuple[Event, ...] = (),
-                quotes: bool = False) -> list[Text]:
+                quotes: bool = False, cache: dict[tuple, Text] | None = None) -> list[Text]:
     """`events` (and `chatter` when `quotes`), or with `least` above info the `alarms`
-    too, newest first."""
+    too, newest first. With `cache`, each event's line is built once (events do not
+    change) and the same object is returned for it on every frame."""
     floor = SEVERITY_ORDER.index(least)
     pool = merged(events, alarms if floor > 0 else (), chatter if quotes else ())
     out = []
@@ -83,11 +92,14 @@ def event_lines(events: tuple[Event, ...], names: dict[str, str], *,
         if strategy is not None and e.strategy_id not in (strategy, None):
             continue
         who = names.get(e.strategy_id or "", "desk")
-        line = Text(f" {clock(e.ts_ms / 1000)} ", style="dim")
-        line.append(f"{e.type!s:<16}", style=COLOURS.get(e.severity, "cyan"))
-        line.append(f" {who:<12} ")
-        line.append(describe(e)[:200])
-        out.append(line)
+        if cache is None:
+            out.append(event_line(e, who))
+        else:
+            key = (*_key(e), who)
+            line = cache.get(key)
+            if line is None:
+                line = cache[key] = event_line(e, who)
+            out.append(line)
         if len(out) >= SHOWN:
             break
     return out or [Text(" no events", style="dim")]
@@ -95,6 +107,11 @@ def event_lines(events: tuple[Event, ...], names: dict[str, str], *,
 
 class EventLog(LinesView, can_focus=True):
     ALLOW_MAXIMIZE = True
+    CACHE = 4000   # lines kept built (the three buffers hold 1,500 events)
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)
+        self.cache: dict[tuple, Text] = {}
 
     def show(self, events: tuple[Event, ...], names: dict[str, str],
              strategy: str | None, least: Severity, *, chatter: tuple[Event, ...] = (),
@@ -102,8 +119,11 @@ class EventLog(LinesView, can_focus=True):
         who = f"strategy {names.get(strategy, strategy)}" if strategy else "all strategies"
         self.border_title = (f"events · {who} · {least}+ · "
                              f"{'quotes shown' if quotes else 'quotes hidden'}")
+        if len(self.cache) > self.CACHE:
+            self.cache.clear()
         self.set_lines(event_lines(events, names, strategy=strategy, least=least,
-                                   chatter=chatter, alarms=alarms, quotes=quotes))
+                                   chatter=chatter, alarms=alarms, quotes=quotes,
+                                   cache=self.cache))
 
     def set_lines(self, lines: list[Text]) -> None:
         """Scrolled down into older events, the view stays on them as new ones arrive
