@@ -346,7 +346,12 @@ class Strategy:
         if not book.trusted:
             return None, None
         own = resting_sizes(self.ctx.venue.account().orders.values(), self.market_id)
-        bid, ask = touch_without(book.levels(True, 10), book.levels(False, 10), own)
+        # the top few levels first (built on every cycle, before the send): ten only when
+        # ours fill all of them on a side
+        near = min(len(own) + 1, 10)
+        bid, ask = touch_without(book.levels(True, near), book.levels(False, near), own)
+        if (bid is None or ask is None) and near < 10:
+            bid, ask = touch_without(book.levels(True, 10), book.levels(False, 10), own)
         return (bid.price if bid else None), (ask.price if ask else None)
 
     async def cycle(self, reason: str) -> None:

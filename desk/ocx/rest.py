@@ -107,6 +107,7 @@ class OcxClient:
             limits=httpx.Limits(max_connections=cfg.max_connections,
                                 max_keepalive_connections=cfg.max_connections),
             headers={"accept": "application/json"})
+        self._urls: dict[str, httpx.URL] = {}  # the absolute URL of each fixed path
 
     def __repr__(self) -> str:
         return (f"OcxClient({self.base_url!r}, key={'set' if self._key else 'none'}, "
@@ -174,8 +175,8 @@ class OcxClient:
                     await self.sleep(hold)
                 self.rate.spend(self.monotonic())
             try:
-                response = await self.http.request(method, path, json=body, params=params,
-                                                   auth=auth or httpx.USE_CLIENT_DEFAULT)
+                response = await self.http.send(self._request(method, path, body, params),
+                                                auth=auth or httpx.USE_CLIENT_DEFAULT)
             except httpx.HTTPError as exc:
                 err: VenueCallError = _transport_error(exc, f"{method} {path}")
             else:
@@ -205,6 +206,23 @@ class OcxClient:
                 err.attempts = attempt
                 raise err
             self.retries += 1
+
+    def _request(self, method: str, path: str, body: Any,
+                 params: dict[str, Any] | None) -> httpx.Request:
+        """The request `http.request()` would build, without its cost on the order path:
+        httpx parses and joins the URL on every call (two URL parses, most of its ~0.1 ms
+        before a request leaves); a path without query parameters is parsed once here.
+        Same headers, body bytes, timeouts; a client holding cookies takes httpx's way."""
+        http = self.http
+        if params or http.cookies:
+            return http.build_request(method, path, json=body, params=params)
+        url = self._urls.get(path)
+        if url is None:
+            url = http._merge_url(path)
+            if len(self._urls) < 64:  # fixed paths; an order id's is not worth keeping
+                self._urls[path] = url
+        return httpx.Request(method, url, json=body, headers=http.headers,
+                             extensions={"timeout": http.timeout.as_dict()})
 
     async def _model(self, model: type[M], method: str, path: str, call: Call,
                      auth: httpx.Auth | None, body: Any = None,
