@@ -189,6 +189,10 @@ async def test_w_reaches_the_chart_and_the_log_at_80x24_and_z_maximizes():
         assert screen.selected == "eth-mm"           # the arrows were the log's
         await pilot.press("end")
         assert log.scroll_offset.y == log.max_scroll_y > 0
+        line = log.render_line(0).text
+        await pilot.press("right", "right")  # a line wider than 80 columns is read too
+        assert log.scroll_offset.x == 2 and log.render_line(0).text.startswith(line[2:10])
+        await pilot.press("home")
         await pilot.press("z")
         await pilot.pause()
         assert screen.maximized is log and log.size.height > 10

@@ -106,6 +106,12 @@ def event_lines(events: tuple[Event, ...], names: dict[str, str], *,
 
 
 class EventLog(LinesView, can_focus=True):
+    """Scrolls both ways from the keyboard while focused (a line wider than the panel,
+    at 80 columns, is read with → and ←); no horizontal bar is drawn."""
+
+    DEFAULT_CSS = """
+    EventLog { overflow-x: auto; scrollbar-size-horizontal: 0; }
+    """
     ALLOW_MAXIMIZE = True
     CACHE = 4000   # lines kept built (the three buffers hold 1,500 events)
 

@@ -49,4 +49,5 @@ class LinesView(ScrollView, can_focus=False):
             return Strip.blank(self.size.width, base)
         segments = [Segment(s.text, base + s.style if s.style else base)
                     for s in line_segments(self.lines[row], self.app.console)]
-        return Strip(segments).crop_extend(0, self.size.width, base)
+        x = self.scroll_offset.x
+        return Strip(segments).crop_extend(x, x + self.size.width, base)
