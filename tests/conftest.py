@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +24,42 @@ from tests.helpers import ManualClock, Trader, new_trader
 
 os.environ.pop("NO_COLOR", None)
 os.environ.pop("TEXTUAL_THEME", None)
+for _name in [n for n in os.environ if n.startswith("DESK_")]:
+    os.environ.pop(_name)  # the runner's own desk settings never reach a test
+
+# Where desk keeps its files unless told otherwise: the settings file, keys and saved
+# strategies (config), the journal and the watchdog's log (data), logs (state).
+HOME_VARS = ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
+
+
+def _home_env(home: Path) -> dict[str, str]:
+    return {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_DATA_HOME": str(home / ".local" / "share"),
+            "XDG_STATE_HOME": str(home / ".local" / "state"),
+            "XDG_CACHE_HOME": str(home / ".cache")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A home of this test process's own (each xdist worker has one), for what is set up
+    before a test's own home: module- and session-scoped hosts and venues."""
+    saved = {name: os.environ.get(name) for name in HOME_VARS}
+    os.environ.update(_home_env(tmp_path_factory.mktemp("session-home")))
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test has a home of its own: nothing desk writes to its default places (the
+    user's journal, keys, strategies, logs) is shared with another test or another
+    worker, and nothing of the user's is read or touched."""
+    for name, value in _home_env(tmp_path_factory.mktemp("home")).items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture

@@ -271,6 +271,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     strategies leak in (and none leak out)."""
     out = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
     out.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
-               XDG_DATA_HOME=str(tmp_path / "data"), PYTHONUNBUFFERED="1",
+               XDG_DATA_HOME=str(tmp_path / "data"), XDG_STATE_HOME=str(tmp_path / "state"),
+               XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONUNBUFFERED="1",
                DESK_KEY_DIR=str(tmp_path / "keys"))
     return out
