@@ -317,6 +317,8 @@ class Soak:
     venue: Venue
     desk: Desk
     rng: random.Random
+    fault_s: tuple[float, float] = (2.0, 6.0)  # how long a timed venue fault lasts
+    trip_grace_s: float = 3.0  # a venue fault's trip counts up to this long after its end
     rows: dict[str, Row] = field(default_factory=lambda: defaultdict(Row))
     notes: list[str] = field(default_factory=list)
 
@@ -405,7 +407,7 @@ class Soak:
     def stood_down_check(self, kind: str, injected: float, seconds: float) -> None:
         """If desk trips, the venue empties and stays empty until desk re-arms."""
         trip = None
-        deadline = injected + seconds + 3
+        deadline = injected + seconds + self.trip_grace_s
         while time.monotonic() < deadline and trip is None:
             trip = self.desk.since(injected, _desk_tripped)
             time.sleep(0.05)
@@ -431,7 +433,9 @@ class Soak:
 
     def venue_fault(self, kind: str) -> None:
         # a frozen index must outlast stale_feed_ms (2 s) to stand desk down
-        seconds = self.rng.uniform(3.5 if kind == "freeze_index" else 2, 6)
+        low, high = self.fault_s
+        low = max(low, 3.5) if kind == "freeze_index" else low
+        seconds = self.rng.uniform(low, max(low, high))
         body: dict[str, Any] = {"kind": kind}
         if kind in ("freeze_index", "halt_market"):
             body["marketId"] = self.rng.choice(MARKETS)
@@ -584,17 +588,21 @@ class Soak:
 
 
 def soak(seconds: float, seed: int = 1, gap_s: float = 8.0,
-         kinds: tuple[str, ...] = ALL_FAULTS) -> Soak:
+         kinds: tuple[str, ...] = ALL_FAULTS, fault_s: tuple[float, float] = (2.0, 6.0),
+         warmup_s: float = 5.0, trip_grace_s: float = 3.0) -> Soak:
+    """`fault_s`: the range a timed venue fault lasts (a frozen index at least 3.5 s);
+    `warmup_s`: quoting this long before the first fault (and desk's first fd/RSS sample);
+    `trip_grace_s`: how long after a venue fault's end a trip is still its doing."""
     with tempfile.TemporaryDirectory(prefix="desk-soak-") as tmp:
         home = Path(tmp)
         venue, desk = Venue(home, seed), Desk(home)
         venue.start()
         desk.start(venue)
-        run = Soak(venue, desk, random.Random(seed))
+        run = Soak(venue, desk, random.Random(seed), fault_s, trip_grace_s)
         try:
             if not run.wait_quoting(0.0, 45):
                 raise RuntimeError("desk never started quoting")
-            time.sleep(5)
+            time.sleep(warmup_s)
             run.sample_first()
             run.run(seconds, gap_s, kinds)
         finally:
