@@ -243,26 +243,30 @@ async def test_flatten_all_and_quit_leaves_nothing_open_at_the_venue(tmp_path: P
         assert own.desk is not None
         reader = VenueReader(own.desk.url, own.settings.account)
         try:
-            await ensure_defaults_running(own, reader)
+            await ensure_defaults_running(own, reader, timeout=30)
             btc = by_name(own, "BTC MM")
             await own.control(lambda m: m.pause(btc.id))
-            await eventually(lambda: reader.open_counts().get("BTC-PERP", 0) == 0, 5,
+            await eventually(lambda: reader.open_counts().get("BTC-PERP", 0) == 0, 10,
                              what="BTC MM's quotes pulled")
             _market_buy(reader, "BTC-PERP", "0.01")
-            await eventually(lambda: reader.positions().get("BTC-PERP", Decimal(0)) != 0, 5,
+            await eventually(lambda: reader.positions().get("BTC-PERP", Decimal(0)) != 0, 10,
                              what="a BTC position at the venue")
             app = DeskApp(own)
+            told = Told(app)
             async with app.run_test(size=SIZE, notifications=True) as pilot:
-                await eventually(lambda: app.main.is_attached and app.main.selected, 5,
+                await eventually(lambda: app.main.is_attached and app.main.selected, 10,
                                  pilot=pilot, what="the main screen")
                 await eventually(lambda: any(p.market_id == "BTC-PERP"
-                                             for p in own.view().positions), 5,
+                                             for p in own.view().positions), 10,
                                  pilot=pilot, what="the position in the desk's view")
                 await ask(pilot, app)
                 assert "BTC-PERP" in question(app)
                 await pilot.click("#flatten")
-                await eventually(lambda: app.return_code is not None, 20, pilot=pilot,
-                                 what="the app exited")
+                try:
+                    await eventually(lambda: app.return_code is not None, 30, pilot=pilot,
+                                     what="the app exited")
+                except AssertionError as exc:  # say what desk said
+                    raise AssertionError(f"{exc}; desk said: {told.messages}") from None
             assert app.return_code == 0
             assert all(q == 0 for q in reader.positions().values()), reader.positions()
             assert reader.orders() == []
