@@ -83,7 +83,8 @@ def _port(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="desk", usage="desk [--venue-url URL] [--seed N] [--config FILE] [COMMAND ...]",
+        prog="desk", usage="desk [--venue-url URL] [--seed N] [--config FILE] "
+                           "[--log-file PATH] [COMMAND ...]",
         description="A terminal trading desk for market makers on OCX-style "
                     "perpetual-futures venues. With no COMMAND it opens the desk: the "
                     "embedded venue (unless --venue-url), the engine, and the screen.")
@@ -95,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "use for it (default: start the embedded venue)")
     parser.add_argument("--seed", type=int, default=None,
                         help="(the desk screen) seed of the embedded market and of ids")
+    parser.add_argument("--log-file", type=Path, default=None, metavar="PATH",
+                        help="(the desk screen) write the log here (default: log_file in "
+                             "settings, else desk.log in the user log dir); nothing but "
+                             "the screen reaches the terminal")
     parser.set_defaults(func=_desk, command="desk")
     # prog: a subcommand's usage line starts `desk venue`, not with the whole desk usage
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="desk")
@@ -124,18 +129,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def log_file(args: argparse.Namespace, settings: DeskSettings) -> Path | None:
+    """Where this command logs: a file for the desk screen (Textual draws on the terminal,
+    so a log line there would paint over it); stderr (None) for the others unless
+    `--log-file` says otherwise."""
+    if args.log_file is not None:
+        return args.log_file
+    if args.command == "desk":
+        return settings.log_file or logs.default_log_file()
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # redacted, and written by a thread of its own: a blocked stderr never stalls quoting
-    writer = logs.setup(logging.WARNING)
+    args.command = args.command or "desk"  # the subcommands' dest, None without one
     from desk.settings import SettingsError, load_settings
 
     try:
-        try:
-            settings = load_settings(args.config)
-        except SettingsError as err:
-            print(f"desk {args.command}: {err}", file=sys.stderr)
-            return 2
+        settings = load_settings(args.config)
+    except SettingsError as err:
+        print(f"desk {args.command}: {err}", file=sys.stderr)
+        return 2
+    path = log_file(args, settings)
+    # redacted, and written by a thread of its own: a blocked log never stalls quoting
+    try:
+        writer = logs.setup(logging.WARNING, path=path)
+    except OSError as err:
+        print(f"desk {args.command}: cannot write the log file {path}: "
+              f"{err.strerror or err}", file=sys.stderr)
+        return 2
+    try:
         return args.func(args, settings)
     finally:
         if writer is not None:

@@ -3,6 +3,11 @@
 On quit (q), SIGTERM or a crash of the screen, every quote is pulled (unscoped
 cancel-all first), the engine stops, and the embedded venue (if desk started one)
 stops with it: nothing is left running.
+
+Textual draws on the terminal, so nothing else may write there while it runs: the log
+goes to a file (`desk.logs`, set up by `desk.cli.main`), and the children desk starts
+write their stderr into that log (the embedded venue) or to the null device (the
+watchdog, the quick backtest's worker).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
+from desk import logs
 from desk.store import redact
 
 if TYPE_CHECKING:
@@ -42,4 +48,14 @@ def run(args: argparse.Namespace, settings: DeskSettings) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         host.stop()  # pulls every quote, stops the engine and the embedded venue
+        _say_where_the_log_is()
     return 0
+
+
+def _say_where_the_log_is() -> None:
+    """Once the screen is gone: if anything was logged, where to read it."""
+    path = logs.log_path()
+    _, warnings, errors = logs.recent.snapshot()
+    if path is not None and (warnings or errors):
+        print(f"desk: {warnings} warning(s) and {errors} error(s) logged to {path}",
+              file=sys.stderr)

@@ -41,6 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           "strategies for this run")
     run.add_argument("--seed", type=int, default=None,
                      help="seed of the embedded market and of desk's ids (reproducible runs)")
+    run.add_argument("--log-file", type=Path, default=argparse.SUPPRESS, metavar="PATH",
+                     help="write log records to this rotating file (default: stderr)")
     run.set_defaults(func=run_command)
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from desk import logs
 from desk.engine.events import Event
 from desk.engine.expiry import parse_expiry
 from desk.engine.manager import StrategyManager
@@ -99,9 +100,12 @@ class EmbeddedVenue:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         # its own session: a Ctrl-C at the terminal reaches desk, which pulls its quotes
         # before it stops the venue; and it dies with desk even if desk is killed
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                     text=True, env=env, start_new_session=True,
-                                     preexec_fn=_die_with_parent)
+        # its stderr: desk's (desk run), or under the screen a pipe into desk's log file
+        with logs.child_stderr("desk.venue.embedded") as stderr:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                         stdin=subprocess.DEVNULL, stderr=stderr, text=True,
+                                         env=env, start_new_session=True,
+                                         preexec_fn=_die_with_parent)
 
     def wait_ready(self, timeout: float = 20.0) -> str:
         """Block until the child prints its ready line; its URL."""

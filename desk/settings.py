@@ -63,6 +63,9 @@ class DeskSettings(BaseSettings):
     watchdog_timeout_s: float = Field(2.0, ge=0.2, le=600)
     # what the watchdog did (default: watchdog.log in the user data dir)
     watchdog_log: Path | None = None
+    # the desk screen's log, rotated (default: desk.log in the user log dir); `desk run`
+    # logs to stderr unless given --log-file
+    log_file: Path | None = None
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

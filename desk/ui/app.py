@@ -27,6 +27,7 @@ from desk.ui.screens.detail import DetailScreen
 from desk.ui.screens.editor import EditorScreen
 from desk.ui.screens.help import HelpScreen
 from desk.ui.screens.keys import KeysScreen
+from desk.ui.screens.log import LogScreen
 from desk.ui.screens.main import MainScreen
 from desk.ui.screens.modals import Choice, QuitModal, confirm
 from desk.ui.screens.new_strategy import NewStrategyEditor
@@ -54,6 +55,7 @@ class DeskApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
         Binding("a", "keys", "API keys"),
         Binding("question_mark", "help", "Help"),
+        Binding("L", "log_records", "Log", show=False),  # desk's warnings and errors
     ]
 
     def __init__(self, backend: Backend) -> None:
@@ -348,6 +350,10 @@ class DeskApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_log_records(self) -> None:
+        if not isinstance(self.screen, LogScreen):
+            self.push_screen(LogScreen())
 
 
 async def _create(m: StrategyManager, values: dict[str, Any]) -> object:

@@ -35,15 +35,16 @@ def alive(pid: int) -> bool:
 
 
 class Terminal:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, *args: str, **env_extra: str):
         env = {**os.environ, "DESK_JOURNAL_PATH": str(tmp / "journal.sqlite"),
                "DESK_STRATEGIES_PATH": str(tmp / "strategies.toml"),
                "DESK_KEY_DIR": str(tmp / "keys"), "TERM": "xterm-256color",
-               "COLUMNS": "120", "LINES": "40"}
+               "COLUMNS": "120", "LINES": "40", **env_extra}
         env.pop("NO_COLOR", None)
+        argv = [sys.executable, "-m", "desk", "--seed", "2", *args]
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: desk in the terminal
-            os.execve(sys.executable, [sys.executable, "-m", "desk", "--seed", "2"], env)
+            os.execve(sys.executable, argv, env)
         self.seen = b""
 
     def read_until(self, needle: bytes, timeout: float) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -43,7 +44,8 @@ def test_each_command_has_a_description(argv, capsys):
 
 def test_the_top_level_usage_is_unchanged(capsys):
     first = help_text([], capsys).splitlines()[0]
-    assert first == "usage: desk [--venue-url URL] [--seed N] [--config FILE] [COMMAND ...]"
+    assert first == ("usage: desk [--venue-url URL] [--seed N] [--config FILE] "
+                     "[--log-file PATH] [COMMAND ...]")
 
 
 def test_desk_run_lines_are_plain_json_and_masked():
@@ -62,3 +64,23 @@ def test_desk_help_runs_as_a_command():
     out = subprocess.run([sys.executable, "-m", "desk", "run", "--help"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.startswith("usage: desk run [-h]")
+
+
+def test_where_each_command_logs(tmp_path, monkeypatch):
+    """The desk screen: a file (settings' log_file, else the user log dir); the others:
+    stderr; --log-file wins everywhere."""
+    from desk import cli, logs
+    from desk.settings import DeskSettings
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    plain, configured = DeskSettings(), DeskSettings(log_file=tmp_path / "cfg.log")
+    parse = build_parser().parse_args
+    desk = parse([])
+    desk.command = desk.command or "desk"  # as main() does
+    assert cli.log_file(desk, plain) == logs.default_log_file() == \
+        tmp_path / "state" / "desk" / "log" / "desk.log"
+    assert cli.log_file(desk, configured) == tmp_path / "cfg.log"
+    assert cli.log_file(parse(["--log-file", "x.log"]), configured) == Path("x.log")
+    assert cli.log_file(parse(["run"]), configured) is None
+    assert cli.log_file(parse(["run", "--log-file", "r.log"]), plain) == Path("r.log")
+    assert cli.log_file(parse(["venue"]), plain) is None

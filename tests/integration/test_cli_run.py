@@ -4,6 +4,7 @@ a restart cancels what a killed run left resting, bad settings are clear errors.
 from __future__ import annotations
 
 import json
+import os
 import re
 import select
 import signal
@@ -247,3 +248,32 @@ def test_no_key_for_the_venue_says_how_to_get_one(env, venue):
     assert code == 2
     assert f"no API key in use for {venue.url}" in err
     assert "desk keys create" in err
+
+
+def test_log_file_takes_the_log_off_stderr(env, tmp_path):
+    """`desk run` logs to stderr (headless) unless --log-file: then its records (and the
+    embedded venue's) go to that file, and stderr keeps only desk run's status lines."""
+    log_file = tmp_path / "run.log"
+    with desk_run(env, "run", "--seed", "7", "--log-file", str(log_file)) as run:
+        run.read_until(lambda e: e["type"] == "quote_sent")
+        venue = next(pid for pid in _children(run.proc.pid)
+                     if b"venue" in Path(f"/proc/{pid}/cmdline").read_bytes())
+        os.kill(venue, signal.SIGKILL)  # streams drop and calls fail: warnings
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and " WARNING desk." not in _text(log_file):
+            time.sleep(0.2)
+        code, err = run.stop(signal.SIGTERM, timeout=60)
+    assert " WARNING desk." in _text(log_file)
+    assert not re.search(r"^(WARNING|ERROR) ", err, re.M), err
+    assert "desk run: trading on" in err
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(x) for x in (task / "children").read_text().split()]
+    return out
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""

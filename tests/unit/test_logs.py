@@ -140,3 +140,87 @@ def test_uvicorn_loggers_are_covered_once_configured(capsys):
     leaked = SECRET[7:] in text or "x" * 30 in text
     assert not leaked, "a secret passed through uvicorn's handlers"
     assert text.count("Bearer *** and key ocx_sk_***") == 2
+
+
+# --- to a file (the desk screen), the ring of recent warnings, children's stderr ----------
+
+def test_a_log_file_is_written_rotated_and_redacted(bare_root, tmp_path):
+    bare_root()
+    path = tmp_path / "logs" / "desk.log"
+    writer = logs.setup(logging.WARNING, path=path)
+    assert writer is not None and logs.log_path() == path
+    writer.target.maxBytes = 2_000  # type: ignore[attr-defined]  # rotate soon
+    log = logging.getLogger("desk.test")
+    log.warning("key %s refused", SECRET)
+    for i in range(100):
+        log.warning("line %03d %s", i, "x" * 40)
+    writer.stop(timeout=10)
+    text = path.read_text()
+    assert SECRET not in text
+    rotated = sorted(p.name for p in path.parent.iterdir())
+    assert rotated == ["desk.log", "desk.log.1", "desk.log.2", "desk.log.3"]
+    assert text.splitlines()[-1].endswith("WARNING desk.test: line 099 " + "x" * 40)
+    # UTC timestamps, then desk's usual format
+    assert text.splitlines()[-1][:4].isdigit() and " WARNING desk.test: " in text
+
+
+def test_the_ring_keeps_the_last_warnings_and_errors_redacted(bare_root, tmp_path):
+    bare_root()
+    logs.recent.clear()
+    writer = logs.setup(logging.WARNING, path=tmp_path / "desk.log")
+    assert writer is not None and logs.installed()
+    log = logging.getLogger("desk.test")
+    log.info("not kept")
+    for i in range(logs.RECENT + 5):
+        log.warning("w %d", i)
+    try:
+        raise RuntimeError(f"x-api-key: {SECRET}")
+    except RuntimeError:
+        log.exception("boom %s", SECRET)
+    lines, warnings, errors = logs.recent.snapshot()
+    assert (warnings, errors) == (logs.RECENT + 5, 1)
+    assert len(lines) == logs.RECENT and lines[0].message == "w 6"
+    assert lines[-1].level == "ERROR" and SECRET not in lines[-1].message
+    assert lines[-1].message == "boom ocx_sk_*** | RuntimeError: x-api-key: ***"
+    assert logs.recent.unseen() == (logs.RECENT + 5, 1)
+    logs.recent.mark_seen()
+    log.error("again")
+    assert logs.recent.unseen() == (0, 1)
+    writer.stop(timeout=10)
+    logs.recent.clear()
+
+
+def test_a_childs_stderr_lands_in_the_log_file_not_on_desks(bare_root, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    bare_root()
+    path = tmp_path / "desk.log"
+    writer = logs.setup(logging.WARNING, path=path)
+    assert writer is not None
+    script = ("import sys; print('WARNING uvicorn.error: a warning', file=sys.stderr); "
+              f"print('a traceback line {SECRET}', file=sys.stderr)")
+    with logs.child_stderr("desk.venue.embedded") as stderr:
+        assert isinstance(stderr, int)
+        proc = subprocess.Popen([sys.executable, "-c", script], stderr=stderr)
+    assert proc.wait(30) == 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "traceback" not in path.read_text():
+        time.sleep(0.05)
+    writer.stop(timeout=10)
+    text = path.read_text()
+    assert "WARNING desk.venue.embedded: uvicorn.error: a warning" in text
+    assert "WARNING desk.venue.embedded: a traceback line ocx_sk_***" in text
+    assert SECRET not in text
+    logs.recent.clear()
+
+
+def test_on_stderr_a_child_inherits_desks_stderr(bare_root):
+    bare_root()
+    writer = logs.setup(logging.WARNING, stream=io.StringIO())
+    assert writer is not None and logs.log_path() is None
+    with logs.child_stderr("desk.venue.embedded") as stderr:
+        assert stderr is None
+    writer.stop(timeout=10)
+    logs.recent.clear()

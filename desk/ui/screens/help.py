@@ -27,6 +27,7 @@ KEYS = [
     ("l", "event log: cycle the least severity shown"),
     ("o", "event log: only the selected strategy / all"),
     ("c", "event log: show / hide the quote chatter (quote_sent, replaced ladders)"),
+    ("L", "desk's log: the last warnings and errors (all of them in the log file)"),
     ("ctrl+p", "command palette (every action)"),
     ("?", "this help"),
     ("q", "quit: asks first (Cancel is the default); ctrl+q from any screen"),

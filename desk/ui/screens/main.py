@@ -25,6 +25,7 @@ from desk.engine.view import DeskView
 from desk.ui.widgets.book import BookLadder
 from desk.ui.widgets.event_log import SEVERITY_ORDER, EventLog
 from desk.ui.widgets.header import DeskHeader
+from desk.ui.widgets.log_badge import LogBadge
 from desk.ui.widgets.pnl_chart import PnlChart
 from desk.ui.widgets.positions import PositionsTable
 from desk.ui.widgets.strategies import StrategyList
@@ -75,6 +76,7 @@ class MainScreen(Screen):
                 yield PositionsTable(id="positions")
                 yield PnlChart(id="pnl")
         yield EventLog(id="events")
+        yield LogBadge(id="log-badge")  # desk's own warnings and errors, while unseen
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
