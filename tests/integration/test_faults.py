@@ -75,7 +75,7 @@ def test_freeze_index_stops_the_index_stream(make_venue):
             for _ in range(3):
                 ev = events.next()
                 assert ev.event == "index"  # flowing
-            last_id = int(ev.id)
+            last_id, last_ts = int(ev.id), ev.json()["ts"]
             out = inject(c, trader.session, kind="freeze_index", marketId=ETH, seconds=2.0)
             assert out["markets"] == [ETH]
             until = iso_ms(out["until"])
@@ -90,7 +90,10 @@ def test_freeze_index_stops_the_index_stream(make_venue):
             during = events.until(listen_s)
             assert all(ev.json()["ts"] <= frozen_at for _, ev in during), [
                 ev.data for _, ev in during]
-            assert len(during) <= 2  # at most what was already on its way
+            # at most what was already on its way: the 20 ms ticks from the last one read
+            # to the freeze (a reader behind on a loaded machine has more of them queued)
+            on_its_way = (frozen_at - last_ts) // 20 + 2
+            assert len(during) <= on_its_way, (len(during), on_its_way)
             assert events.heartbeats >= 1  # idle, so heartbeats instead
 
             after = events.next(timeout=3)
