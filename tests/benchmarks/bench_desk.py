@@ -28,7 +28,11 @@ panic    The three default strategies (desk/engine/presets.py) quote a busy mark
          request left, a lower bound). The poller shares this process's GIL with the
          screen and keeps the venue busy, which adds to the figure (--poll-gap-ms
          spaces its polls). Also given, from httpx hooks on the kill switch's own
-         client: when its first cancel-all left and when the answer came. Re-armed
+         clients (`desk/switch_thread.py`: the first shot goes from the thread that
+         fires it, here Pilot's call into the driver as in a terminal the input
+         thread, the rest from the switch's own thread and loop): when its first
+         cancel-all left and when the answer came, and how long the sending thread
+         waited for a CPU meanwhile (schedstat). Re-armed
          between repeats through the screen (ctrl+r, then the confirm modal's #yes),
          then wait until every market rests quotes again.
 
@@ -249,23 +253,28 @@ async def _panic_run(args: argparse.Namespace, host: EngineHost) -> dict[str, An
     resting_after = 0              # repeats with orders at the venue after the stand-down
     how = ""
     cancels: list[tuple[str, float]] = []
+    waited_ms: list[float] = []    # the sending thread waiting for a CPU, press -> left
+    waits: dict[int, float] = {}   # schedstat waits at the press, by thread
+    sender: list[float] = []       # the sending thread's wait at the leave, less that
 
-    async def on_request(request: Any) -> None:
+    def on_request(request: Any) -> None:
         if request.url.path == "/perps/orders/cancel-all":
             cancels.append(("left", time.perf_counter()))
+            tid = threading.get_native_id()
+            if not sender and tid in waits:
+                sender.append(runqueue_wait_s(tid) - waits[tid])
 
-    async def on_response(response: Any) -> None:
+    def on_response(response: Any) -> None:
         if response.request.url.path == "/perps/orders/cancel-all":
             cancels.append(("answered", time.perf_counter()))
 
     try:
         app = DeskApp(host)
         async with app.run_test(size=SIZE) as pilot:
-            # the kill switch's client, on its own thread's loop (where its panic runs)
+            # the kill switch's clients: its first shot's (from the thread that fires
+            # it: here the screen's, in a terminal the input thread) and its loop's
             switch = host.kill_switch()
-            http = switch.call(lambda: host.desk.kill_switch.client.http)
-            http.event_hooks["request"].append(on_request)
-            http.event_hooks["response"].append(on_response)
+            switch.add_hooks(on_request, on_response)
             await until(lambda: defaults_quoting(host, poller), 30,
                         "the three default strategies quoting")
             counts = await asyncio.to_thread(poller.fresh_counts)
@@ -276,6 +285,12 @@ async def _panic_run(args: argparse.Namespace, host: EngineHost) -> dict[str, An
                 await asyncio.sleep(random.uniform(0.3, 0.8))  # not in step with requotes
                 await until(lambda: defaults_quoting(host, poller), 30, "quoting again")
                 cancels.clear()
+                sender.clear()
+                tids = [threading.get_native_id()] + (
+                    [switch._thread.native_id] if switch._thread and switch._thread.native_id
+                    else [])
+                waits.clear()
+                waits.update({t: runqueue_wait_s(t) for t in tids})
                 t0 = time.perf_counter()
                 poller.watch(t0)
                 await pilot.press("ctrl+k")
@@ -286,6 +301,8 @@ async def _panic_run(args: argparse.Namespace, host: EngineHost) -> dict[str, An
                 first = {what: t for what, t in reversed(cancels)}
                 if "left" in first:
                     left_ms.append((first["left"] - t0) * 1000)
+                    if sender:
+                        waited_ms.append(sender[0] * 1000)
                 if "answered" in first:
                     answered_ms.append((first["answered"] - t0) * 1000)
                 # the screen's panic worker and the engine's stand-down finish first
@@ -311,7 +328,7 @@ async def _panic_run(args: argparse.Namespace, host: EngineHost) -> dict[str, An
         polls, errors, relapses = poller.polls, poller.errors, poller.relapses
         poller.stop()
     return {"seen": seen_ms, "sent": sent_ms, "rearm": rearm_s, "how": how,
-            "left": left_ms, "answered": answered_ms,
+            "left": left_ms, "answered": answered_ms, "waited": waited_ms,
             "relapses": relapses, "resting_after": resting_after,
             "poll_ms": statistics.median(trips) * 1000 if trips else float("nan"),
             "polls": polls, "errors": errors}
@@ -327,6 +344,8 @@ def part_panic(args: argparse.Namespace) -> None:
     print("  " + summary("press -> that poll's request left (lower bound)", out["sent"]))
     print("  where the time goes (the kill switch's own client, hooked):")
     print("    " + summary("press -> its first cancel-all request leaves", out["left"]))
+    print("    " + summary("  of which the sending thread waited for a CPU (schedstat; "
+                           "the machine is shared)", out["waited"]))
     print("    " + summary("press -> the venue's answer to it", out["answered"]))
     print(f"  polls with orders again after the first zero, until the stand-down ended: "
           f"{out['relapses']}; repeats with orders resting after it: {out['resting_after']}")

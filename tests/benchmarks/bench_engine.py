@@ -12,7 +12,10 @@ event loop: the figures are also given by the order of sending after a tick):
 - engine part: from the index message's arrival at the engine (a stream
   listener registered before the engine's) to the `quotes/bulk` request
   leaving (httpx's `request` event hook, after the client built the body);
-- round trip: from the same arrival to the venue's answer being parsed.
+- round trip: from the same arrival to the venue's answer being parsed;
+- engine CPU: the event loop thread's CPU time over the engine part
+  (`time.thread_time`): the work itself, without the time this thread waited for a
+  CPU, which on a shared machine is most of the tail.
 
 Stale-feed reaction: `freeze_index` on BTC-PERP, repeatedly; from the moment the
 feed became stale (last index arrival + stale_feed_ms) to the unscoped
@@ -55,6 +58,8 @@ class Probe:
 
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}   # not yet answered by a re-quote
+        self.cpu_at: dict[str, float] = {}    # this thread's CPU time at the arrival
+        self.cpu_by_rank: dict[int, list[float]] = {}
         self.last: dict[str, float] = {}      # the newest arrival
         self.engine_ms: list[float] = []
         self.left: list[float] = []           # when recent bulk requests left
@@ -65,6 +70,7 @@ class Probe:
 
     def arrival(self, market: str) -> None:
         self.arrived[market] = self.last[market] = time.perf_counter()
+        self.cpu_at[market] = time.thread_time()
 
     async def on_request(self, request: httpx.Request) -> None:
         if request.url.path == "/perps/quotes/bulk":
@@ -72,12 +78,14 @@ class Probe:
             t = self.arrived.get(market)
             if t is not None:
                 now = time.perf_counter()
+                cpu_ms = (time.thread_time() - self.cpu_at[market]) * 1000
                 ms = (now - t) * 1000
                 self.engine_ms.append(ms)
                 # the venue ticks every market at once: which send after the tick was this?
                 self.left = [x for x in self.left if x > now - 0.05]
                 rank = 1 + sum(1 for x in self.left if x >= t)
                 self.by_rank.setdefault(rank, []).append(ms)
+                self.cpu_by_rank.setdefault(rank, []).append(cpu_ms)
                 self.left.append(now)
                 self.pending[market] = t
                 self.arrived.pop(market, None)
@@ -123,6 +131,7 @@ async def run(url: str, seconds: float, freezes: int) -> dict[str, Any]:
     await asyncio.sleep(seconds)
     engine_ms, rt_ms = list(probe.engine_ms), list(probe.round_trip_ms)
     by_rank = {k: list(v) for k, v in sorted(probe.by_rank.items())}
+    cpu_by_rank = {k: list(v) for k, v in sorted(probe.cpu_by_rank.items())}
 
     stale_to_cancel: list[float] = []
     stale_to_zero: list[float] = []
@@ -145,7 +154,8 @@ async def run(url: str, seconds: float, freezes: int) -> dict[str, Any]:
         await asyncio.sleep(1.5)
     await manager.shutdown()
     await venue.close()
-    return {"engine": engine_ms, "by_rank": by_rank, "round_trip": rt_ms,
+    return {"engine": engine_ms, "by_rank": by_rank, "cpu_by_rank": cpu_by_rank,
+            "round_trip": rt_ms,
             "stale_to_cancel": stale_to_cancel, "stale_to_zero": stale_to_zero}
 
 
@@ -162,6 +172,9 @@ def main() -> None:
     for rank, ms in out["by_rank"].items():
         print("  " + summary(f"  the {rank}. market to send after the same tick", ms))
     print("  " + summary("with the venue (arrival -> bulk answer parsed)", out["round_trip"]))
+    for rank, ms in out["cpu_by_rank"].items():
+        print("  " + summary(f"engine CPU (thread time over the engine part), the {rank}. "
+                             "market", ms))
     print("stale-feed reaction (freeze_index BTC-PERP, stale_feed_ms 500):")
     print("  " + summary("feed stale -> cancel-all confirmed", out["stale_to_cancel"]))
     print("  " + summary("feed stale -> a poll sees zero resting", out["stale_to_zero"]))

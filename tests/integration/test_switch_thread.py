@@ -43,24 +43,57 @@ async def test_a_fire_pulls_everything_while_the_caller_s_loop_is_blocked(venue,
     assert not switch.running
 
 
-def test_fire_returns_once_the_cancel_all_has_left(venue, trader):
-    rest_orders(trader, 1)
+def test_the_first_cancel_all_goes_from_the_calling_thread(venue, trader):
+    """No hand-over to wake first: the thread that fires sends the first shot itself,
+    before fire() returns; the switch's own fire() follows on its thread."""
+    rest_orders(trader, 2)
     switch = switch_for(venue.url, trader.trade_secret)
     switch.start()
-    left: list[float] = []
-
-    async def on_request(request) -> None:
-        if request.url.path == "/perps/orders/cancel-all":
-            left.append(time.perf_counter())
-
+    sent: list[tuple[str, float]] = []
+    switch.add_hooks(lambda r: sent.append((threading.current_thread().name,
+                                            time.perf_counter()))
+                     if r.url.path == "/perps/orders/cancel-all" else None, lambda r: None)
     try:
-        http = switch.call(lambda: switch.switch.client.http)
-        http.event_hooks["request"].append(on_request)
+        future = switch.fire()
+        returned = time.perf_counter()
+        assert sent and sent[0][0] == threading.current_thread().name
+        assert sent[0][1] <= returned
+        assert open_orders(trader) == []  # the first shot's answer came before the return
+        report = future.result(5)
+        assert report.cancelled == 2 and report.resting_after == 0 and report.error is None
+        assert report.attempts == 2 and switch.shots == 1
+        assert [name for name, _ in sent][1:] == ["desk-kill-switch"]
+    finally:
+        switch.stop()
+
+
+def test_without_a_first_shot_fire_returns_once_the_cancel_all_has_left(venue, trader):
+    rest_orders(trader, 1)
+    switch = switch_for(venue.url, trader.trade_secret, first_shot=False)
+    switch.start()
+    left: list[float] = []
+    switch.add_hooks(lambda r: left.append(time.perf_counter())
+                     if r.url.path == "/perps/orders/cancel-all" else None, lambda r: None)
+    try:
         future = switch.fire()
         returned = time.perf_counter()
         assert left and left[0] <= returned  # the caller held off until it had left
-        assert future.result(5).cancelled == 1
+        assert future.result(5).cancelled == 1 and switch.shots == 0
         assert switch.fire(hold_s=0).result(5).cancelled == 0  # nothing rests now
+    finally:
+        switch.stop()
+
+
+def test_a_first_shot_that_fails_is_covered_by_the_switch_s_retries(venue, trader):
+    rest_orders(trader, 1)
+    switch = switch_for(venue.url, trader.trade_secret)
+    switch.start()
+    try:
+        assert switch._sync is not None
+        switch._sync.base_url = "http://127.0.0.1:9"  # nothing listens: the shot fails
+        report = switch.fire().result(10)
+        assert report.cancelled == 1 and report.resting_after == 0
+        assert open_orders(trader) == []
     finally:
         switch.stop()
 
