@@ -248,3 +248,28 @@ async def test_ctrl_b_in_the_app_runs_the_real_backtest_under_textuals_capture()
         await pilot.pause()
         assert app.screen is editor
     assert await asyncio.to_thread(no_children)
+
+
+def test_the_hosts_children_start_while_stderr_has_no_file_descriptor(tmp_path):
+    """The engine host's own children (the embedded venue, the watchdog: started before
+    the app, restarted while it runs) with stderr replaced as Textual replaces it."""
+    from desk.launch import EmbeddedVenue
+    from desk.watchdog import Orders, Watchdog
+
+    real, sys.stderr = sys.stderr, CapturedStderr()
+    try:
+        venue = EmbeddedVenue(seed=1)
+        venue.spawn()
+        try:
+            assert venue.wait_ready(30).startswith("http://127.0.0.1:")
+        finally:
+            venue.stop()
+        dog = Watchdog(Orders("http://127.0.0.1:9", "not-a-key", 600.0,
+                              str(tmp_path / "watchdog.log"), give_up_s=1.0))
+        dog.start()
+        try:
+            assert dog.alive
+        finally:
+            dog.stop()
+    finally:
+        sys.stderr = real
