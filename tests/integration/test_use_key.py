@@ -142,9 +142,11 @@ async def test_a_key_revoked_under_the_running_engine_stands_it_down_and_u_bring
     await eventually(lambda: (v := host.view()) is not None and v.key_refused
                      and not v.armed, 10, "stood down on the refused key")
     await eventually(lambda: reader.orders() == [], 10, "nothing resting at the venue")
-    view = host.view()
-    assert view is not None and "KEY_REVOKED" in (view.guard_problem or "")
-    assert view.pulled and "kill switch" in (view.pulled_by or "")
+    # the venue shows none a moment before the pull's answer is read: wait for that too
+    view = await eventually(lambda: (v := host.view()) is not None and v.pulled_by and v,
+                            5, "the pull confirmed")
+    assert "KEY_REVOKED" in (view.guard_problem or "")
+    assert view.pulled and "kill switch" in view.pulled_by
     fresh = await host.create_key("after-revoke", "trade", [], None)
     key_id = fresh.row.id
     del fresh
