@@ -31,8 +31,7 @@ panic    The three default strategies (desk/engine/presets.py) quote a busy mark
          clients (`desk/switch_thread.py`: the first shot goes from the thread that
          fires it, here Pilot's call into the driver as in a terminal the input
          thread, the rest from the switch's own thread and loop): when its first
-         cancel-all left and when the answer came, and how long the sending thread
-         waited for a CPU meanwhile (schedstat). Re-armed
+         cancel-all left (and from which thread) and when the answer came. Re-armed
          between repeats through the screen (ctrl+r, then the confirm modal's #yes),
          then wait until every market rests quotes again.
 
@@ -253,16 +252,13 @@ async def _panic_run(args: argparse.Namespace, host: EngineHost) -> dict[str, An
     resting_after = 0              # repeats with orders at the venue after the stand-down
     how = ""
     cancels: list[tuple[str, float]] = []
-    waited_ms: list[float] = []    # the sending thread waiting for a CPU, press -> left
-    waits: dict[int, float] = {}   # schedstat waits at the press, by thread
-    sender: list[float] = []       # the sending thread's wait at the leave, less that
+    senders: list[str] = []        # the thread each first cancel-all left from
 
     def on_request(request: Any) -> None:
         if request.url.path == "/perps/orders/cancel-all":
+            if not any(what == "left" for what, _ in cancels):
+                senders.append(threading.current_thread().name)
             cancels.append(("left", time.perf_counter()))
-            tid = threading.get_native_id()
-            if not sender and tid in waits:
-                sender.append(runqueue_wait_s(tid) - waits[tid])
 
     def on_response(response: Any) -> None:
         if response.request.url.path == "/perps/orders/cancel-all":
@@ -285,12 +281,6 @@ async def _panic_run(args: argparse.Namespace, host: EngineHost) -> dict[str, An
                 await asyncio.sleep(random.uniform(0.3, 0.8))  # not in step with requotes
                 await until(lambda: defaults_quoting(host, poller), 30, "quoting again")
                 cancels.clear()
-                sender.clear()
-                tids = [threading.get_native_id()] + (
-                    [switch._thread.native_id] if switch._thread and switch._thread.native_id
-                    else [])
-                waits.clear()
-                waits.update({t: runqueue_wait_s(t) for t in tids})
                 t0 = time.perf_counter()
                 poller.watch(t0)
                 await pilot.press("ctrl+k")
@@ -301,8 +291,6 @@ async def _panic_run(args: argparse.Namespace, host: EngineHost) -> dict[str, An
                 first = {what: t for what, t in reversed(cancels)}
                 if "left" in first:
                     left_ms.append((first["left"] - t0) * 1000)
-                    if sender:
-                        waited_ms.append(sender[0] * 1000)
                 if "answered" in first:
                     answered_ms.append((first["answered"] - t0) * 1000)
                 # the screen's panic worker and the engine's stand-down finish first
@@ -328,7 +316,8 @@ async def _panic_run(args: argparse.Namespace, host: EngineHost) -> dict[str, An
         polls, errors, relapses = poller.polls, poller.errors, poller.relapses
         poller.stop()
     return {"seen": seen_ms, "sent": sent_ms, "rearm": rearm_s, "how": how,
-            "left": left_ms, "answered": answered_ms, "waited": waited_ms,
+            "left": left_ms, "answered": answered_ms,
+            "senders": {n: senders.count(n) for n in sorted(set(senders))},
             "relapses": relapses, "resting_after": resting_after,
             "poll_ms": statistics.median(trips) * 1000 if trips else float("nan"),
             "polls": polls, "errors": errors}
@@ -344,8 +333,8 @@ def part_panic(args: argparse.Namespace) -> None:
     print("  " + summary("press -> that poll's request left (lower bound)", out["sent"]))
     print("  where the time goes (the kill switch's own client, hooked):")
     print("    " + summary("press -> its first cancel-all request leaves", out["left"]))
-    print("    " + summary("  of which the sending thread waited for a CPU (schedstat; "
-                           "the machine is shared)", out["waited"]))
+    print("      sent from: " + ", ".join(f"{n} x{c}" for n, c in out["senders"].items())
+          + f"; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("    " + summary("press -> the venue's answer to it", out["answered"]))
     print(f"  polls with orders again after the first zero, until the stand-down ended: "
           f"{out['relapses']}; repeats with orders resting after it: {out['resting_after']}")
