@@ -295,7 +295,8 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
                  else TomlStrategyStore(settings.strategies_path))
         rng = random.Random(seed) if seed is not None else None
         manager = StrategyManager(venue, rng=rng, journal=journal, store=store,
-                                  engine=settings.engine, pullers=pullers)
+                                  engine=settings.engine, pullers=pullers,
+                                  carry_over=embedded is None)
         manager.guard.key_replaced(labels[0], expires_at)
         # a quote's resend must not land after the dead-man switch's cancel-all
         client.may_quote = lambda: manager.guard.quoting_allowed

@@ -86,9 +86,13 @@ class StrategyManager:
     def __init__(self, venue: Venue, *, clock: Clock | None = None,
                  rng: random.Random | None = None, journal: Journal | None = None,
                  store: StrategyStore | None = None, engine: EngineConfig | None = None,
-                 external_venue: Venue | None = None, pullers: Iterable[Puller] = ()):
+                 external_venue: Venue | None = None, pullers: Iterable[Puller] = (),
+                 carry_over: bool = True):
         self.clock = clock or SystemClock()
         self.journal = journal
+        # carry PnL books and today's PnL on from the journal (off for a venue born fresh
+        # at each start, the embedded one: its account has none of the journal's fills)
+        self.carry_over = carry_over
         self.store = store
         self.engine = engine or EngineConfig()
         self.bus = EventBus(lambda: int(self.clock.time() * 1000), journal)
@@ -173,7 +177,7 @@ class StrategyManager:
         there (else a fill is missing and the venue's entry price is used); its id then
         is in the returned set."""
         journal = self.journal
-        if journal is None:
+        if journal is None or not self.carry_over:
             return set()
         rebuilt = set()
         by_market: dict[str, list[Strategy]] = {}
@@ -201,7 +205,7 @@ class StrategyManager:
         same UTC day resets neither today's PnL nor the daily and hourly breakers."""
         total = s.pnl.total(mark)
         now = self.clock.time()
-        if self.journal is None:
+        if self.journal is None or not self.carry_over:
             if total:
                 s.series.open_at(total)
             return

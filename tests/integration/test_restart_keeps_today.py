@@ -120,3 +120,31 @@ async def test_without_a_journal_a_restart_counts_today_from_the_restart(
         await eventually(lambda: s2.mark() == D(63400), 3, "the same fair value")
         await first_pnl_sample(d2, sid)
         assert s2.series.daily() == 0 and not s2.recent_fills
+
+
+async def test_a_fresh_venue_account_carries_nothing_over_from_the_journal(
+        venue, trader, counterparty, taker, tmp_path: Path):  # noqa: F811
+    """The embedded venue is born fresh at each `desk` start (a new account, flat, the
+    starting equity): the journal's PnL is another account's, so `carry_over=False`
+    (what launch passes for it) restores neither the book nor today's PnL."""
+    post_book(counterparty, *WIDE)
+    path = tmp_path / "strategies.toml"
+    journal = Journal(tmp_path / "journal.sqlite3")
+    try:
+        async with desk_on(venue, trader, journal=journal, store=TomlStrategyStore(path)) as d:
+            sid = await start(d, **{**SMALL_BOOK, **LIMITS})
+            await first_pnl_sample(d, sid)
+            await fill_our_bid(d, sid, taker, "63950")
+            s = d.manager.strategies[sid]
+            await eventually(lambda: s.pnl.trades == 1, 3, "the fill booked")
+        assert journal.fill_count() == 1
+        # a position of the same size on the new account, so a rebuild would be accepted
+        async with desk_on(venue, trader, journal=journal, store=TomlStrategyStore(path),
+                           carry_over=False) as d2:
+            s2 = d2.manager.strategies[sid]
+            after = d2.manager.get_metrics(sid)
+            assert after.trade_count == 0 and after.realized_pnl == 0
+            assert list(s2.recent_fills) == []
+            assert after.daily_pnl == 0                   # today counts from this start
+    finally:
+        journal.close()
