@@ -263,8 +263,10 @@ async def open_desk(settings: DeskSettings, *, venue_url: str | None = None,
             labels = (key_label(engine_key, "the engine's key"),
                       key_label(kill_key, "the kill switch's key"), "")
             expires_at = parse_expiry(engine_key.expires_at)
+        # the embedded venue takes only keys on cancel-all: its dev session is no fallback
         pullers = _pullers(url, settings, secret, [(labels[1], panic_secret),
-                                                   (labels[2], dog_secret)], session)
+                                                   (labels[2], dog_secret)],
+                           None if embedded else session)
         opened.extend(pullers)
         for puller in pullers:
             puller.keep_warm()
