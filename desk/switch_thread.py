@@ -21,6 +21,10 @@ waits for its answer (at most `FIRST_SHOT_S`). Then the switch's own `fire()` ru
 on its thread as always: cancel-all until the venue confirms (a no-op after a
 confirmed first shot, unless a cycle in flight landed since), read back, cancel
 again while anything rests; its report counts the first shot too.
+
+While a switch runs, the interpreter's switch interval is at most 1 ms: a thread
+that wants the GIL (the one firing, or the switch's) otherwise waits up to 5 ms for
+one that holds it (the screen drawing, the engine), which was the panic's tail.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +49,7 @@ KEEP_WARM_S = 2.0
 HOLD_S = 0.02          # without a first shot: the caller waits this long for the send
 FIRST_SHOT_S = 2.0     # the first shot's answer: a venue slower than this is left to retry
 CANCEL_ALL = "/perps/orders/cancel-all"
+SWITCH_INTERVAL_S = 0.001  # the GIL's hand-over at most this late while a switch runs
 WARM_PATH = "/perps/markets"
 
 
@@ -76,6 +82,8 @@ class SwitchThread:
                 self._thread = threading.Thread(target=self._main, name="desk-kill-switch",
                                                 daemon=True)
                 self._thread.start()
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
         if not self._started.wait(timeout):
             raise RuntimeError(f"the kill switch's thread did not start within {timeout:g} s")
 

@@ -5,6 +5,7 @@ blocked; it keeps its connection open with a cheap read; it stops cleanly."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 
@@ -108,6 +109,7 @@ def test_the_connection_is_kept_open_and_a_stopped_switch_starts_again(venue, tr
         assert switch.warmed >= 3  # a read every keep_warm_s while idle
         names = {t.name for t in threading.enumerate()}
         assert "desk-kill-switch" in names
+        assert sys.getswitchinterval() <= 0.001  # the GIL is handed over promptly
     finally:
         switch.stop()
     assert not switch.running
