@@ -40,8 +40,8 @@ from desk.engine.view import BookSide, DeskView, MarketBook, StrategyView
 T = TypeVar("T")
 D = Decimal
 
-State = Literal["normal", "paused", "breaker", "panic", "flat"]
-STATES: tuple[State, ...] = ("normal", "paused", "breaker", "panic", "flat")
+State = Literal["normal", "paused", "breaker", "panic", "flat", "refused"]
+STATES: tuple[State, ...] = ("normal", "paused", "breaker", "panic", "flat", "refused")
 
 NOW = 1_767_614_671.0            # 2026-01-05 12:04:31 UTC
 NOW_MS = int(NOW * 1000)
@@ -297,17 +297,32 @@ def build_view(state: State = "normal") -> DeskView:
         events += tuple(_event(22 + i, 0.9, EventType.STOPPED, s.id, reason="panic")
                         for i, s in enumerate(strategies))
         armed, problem, panicked, resting = False, "panic", True, 0
+    elif state == "refused":  # the venue refused the engine's key; the kill switch pulled
+        strategies = tuple(replace(s, bids=(), asks=(), spread_bps=None, skew_bps=None,
+                                   stood_down=True) for s in strategies)
+        events += (_event(21, 1.2, EventType.CIRCUIT_BREAKER, None, reason=f"dead-man: {REFUSED}",
+                          scope="desk"),
+                   _event(22, 1.1, EventType.QUOTE_CANCELLED, None, count=8, scope="desk",
+                          reason=f"dead-man: {REFUSED}", by=PULLED_BY))
+        armed, problem, resting = False, REFUSED, 0
     elif state == "flat":
         strategies = tuple(replace(s, state="stopped", reason="operator", bids=(), asks=(),
                                    spread_bps=None, skew_bps=None, position=D(0))
                            for s in strategies)
         resting = 0
     positions = () if state == "flat" else POSITIONS
+    refused = state == "refused"
     return DeskView(
         time=NOW, venue=VENUE, armed=armed, guard_problem=problem, panicked=panicked,
         balances=BALANCES, feeds=FEEDS, strategies=strategies, books=_books(strategies),
         positions=positions, events=events, pnl=_pnl(strategies, state == "breaker"),
-        markets=tuple(FAIR), resting=resting)
+        markets=tuple(FAIR), resting=resting, key_refused=refused,
+        pulled_by=PULLED_BY if refused else None)
+
+
+REFUSED = ("the engine's key desk-engine (ocx_kid_7f3a9c21e0b4) was refused: "
+           "KEY_REVOKED: the API key was revoked")
+PULLED_BY = "the kill switch's key desk-kill-switch (ocx_kid_4c0e8b7d19a2)"
 
 
 # --- keys ------------------------------------------------------------------------------
