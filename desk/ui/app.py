@@ -62,16 +62,16 @@ class DeskApp(App[None]):
         super().__init__()
         self.backend = backend
         self.panicked = False   # set at the key press, before the engine confirms
-        self.quitting = False   # the quit question is open (or its answer is running)
         self._keyed_panics = 0  # fired by the panic key's thread, not yet acted on
+        self.quitting = False   # the quit question is open (or its answer is running)
         self.main = MainScreen()
 
     def on_mount(self) -> None:
         self.register_theme(DESK_THEME)
         self.theme = DESK_THEME.name
         self.push_screen(self.main)
-        warm = getattr(self.backend, "warm", None)
         self._catch_panic_key()
+        warm = getattr(self.backend, "warm", None)
         if warm is not None:
             self.run_worker(warm(), group="warm", exit_on_error=False)
 
