@@ -258,7 +258,7 @@ class Guard:
             # a cycle that was already sending may land after that cancel: wait, pull again
             if self.drain is not None and await self.drain():
                 cancelled += await self._pull()
-            if first and self.pulled:
+            if first and self.pulled and cancelled:  # (a panic's switch pulled them first)
                 self.bus.publish(EventType.QUOTE_CANCELLED, None, count=len(cancelled),
                                  by=self.pulled_by, reason=f"dead-man: {reason}", scope="desk")
 
