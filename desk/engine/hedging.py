@@ -39,6 +39,9 @@ class HedgePlan:
     quantity: Decimal
 
 
+UNBOOKED_WAIT_S = 5.0  # how long a hedge's answered fills may wait for the fill stream
+
+
 def hedge_plan(cfg: StrategyConfig, net_position: Decimal, rules: Rules) -> HedgePlan | None:
     if not cfg.auto_hedge_enabled or abs(net_position) <= cfg.hedge_threshold:
         return None
@@ -58,6 +61,10 @@ class Hedge:
         self.plan = plan
         self.cfg = strategy.config
         self.filled = ZERO
+        # filled on the quoting venue by the orders' answers but not yet booked from the
+        # fill stream (which may come after the answer): no new hedge while it is not
+        self.unbooked = ZERO
+        self.done_at: float | None = None
         self.task: asyncio.Task | None = None
         self.done = False
 
@@ -73,6 +80,14 @@ class Hedge:
         if self.task is not None and not self.task.done():
             self.task.cancel()
         self.done = True
+
+    def settled(self, now: float, wait_s: float = UNBOOKED_WAIT_S) -> bool:
+        """Done, and its fills booked (or given up waiting for: a fill the stream lost
+        is reconciled elsewhere)."""
+        if not self.done:
+            return False
+        return self.unbooked <= 0 or (self.done_at is not None
+                                      and now - self.done_at >= wait_s)
 
     async def run(self) -> None:
         s = self.strategy
@@ -117,6 +132,7 @@ class Hedge:
             raise
         finally:
             self.done = True
+            self.done_at = ctx.clock.monotonic()
             s._publish(EventType.HEDGE_COMPLETED, hedge_algo=algo, outcome=outcome,
                        filled=self.filled, target=self.plan.quantity,
                        elapsed_ms=int((ctx.clock.monotonic() - started) * 1000),
@@ -158,4 +174,6 @@ class Hedge:
             self.filled += order.filled_quantity
             if external:
                 s.external_position += order.filled_quantity * self.plan.side.sign
+            else:
+                self.unbooked += order.filled_quantity
         return True

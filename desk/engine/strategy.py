@@ -221,6 +221,8 @@ class Strategy:
         captured = self.quotes.on_fill(fill)
         self.recent_fills.append(fill)
         is_hedge = not flatten and (fill.client_order_id or "").startswith(f"{self.id}.h")
+        if is_hedge and self.hedge is not None:
+            self.hedge.unbooked -= fill.quantity
         # a flatten says so where the log shows it (its reason) as well as in its kind
         why = {"reason": "flatten"} if flatten else {}
         if not is_hedge:
@@ -482,7 +484,10 @@ class Strategy:
 
     def _maybe_hedge(self) -> None:
         plan = hedge_plan(self.config, self.net_position, self.ctx.rules[self.market_id])
-        if plan is None or (self.hedge is not None and not self.hedge.done):
+        # not while a hedge runs, nor while its answered fills wait for the stream (the
+        # position would still show what it already hedged: a second, double hedge)
+        if plan is None or (self.hedge is not None
+                            and not self.hedge.settled(self.ctx.clock.monotonic())):
             return
         self.hedge = Hedge(self, plan)
         self.hedge.start()

@@ -161,3 +161,58 @@ async def test_a_quiet_interval_sends_no_vwap_child():
     await run_hedge(s)
     assert [t for t, _ in venue.orders] == [1000.0, 1030.0, 1090.0]  # none at 1060: quiet
     assert [req.quantity for _, req in venue.orders] == [D("0.2"), D("0.2"), D("0.4")]
+
+
+class LateFills(ScriptedVenue):
+    """Answers a hedge order filled, but its fill reaches the strategy only later, through
+    the fill stream (as on a live venue: the answer and the stream are separate)."""
+
+    async def place_order(self, req: OrderRequest) -> Order:
+        self.orders.append((self.clock.t, req))
+        return Order("o", req.client_order_id, None, req.market_id, req.side, req.type, None,
+                     req.quantity, req.quantity, D(0), OrderStatus.FILLED, req.time_in_force,
+                     False, req.reduce_only, "", "")
+
+    def reference(self, market_id: str) -> object:
+        class Feed:
+            def price(self) -> D:
+                return D("64000")
+
+        return Feed()
+
+
+async def test_no_second_hedge_while_the_first_ones_fill_has_not_come_through_the_stream():
+    """Found in the suite: a cycle between a hedge's answer and its fill on the stream saw
+    the old position and hedged it again (two hedge_triggered, one position)."""
+    from desk.domain import Liquidity
+    from desk.domain.records import Fill
+
+    box: list[Strategy] = []
+    s, _, events = make("0.9")
+    venue = LateFills(box)
+    venue.clock = s.ctx.clock
+    box.append(s)
+    s.ctx = s.ctx.__class__(venue, s.ctx.clock, s.ctx.bus, s.ctx.ids, s.ctx.engine,
+                            s.ctx.rules, s.ctx.gate)
+    s.pnl.position = D("0.9")
+    s._maybe_hedge()
+    first = s.hedge
+    await first.task
+    assert first.done and first.unbooked == D("0.8") and s.net_position == D("0.9")
+    s._maybe_hedge()                       # the position still shows what was hedged
+    assert s.hedge is first and len(venue.orders) == 1
+    _, req = venue.orders[0]
+    s.on_fill(Fill("f1", "o", req.client_order_id, None, "BTC-PERP", Side.SELL,
+                   D("64000"), D("0.8"), Liquidity.TAKER, D(0), 0))
+    assert first.unbooked == 0 and s.position == D("0.1")
+    s._maybe_hedge()
+    assert s.hedge is first and len(venue.orders) == 1
+    # a fill the stream lost is not waited for forever: past the wait, hedging goes on
+    s.pnl.position = D("0.9")
+    first.unbooked = D("0.8")
+    s.ctx.clock.t += 6
+    s._maybe_hedge()
+    assert s.hedge is not first
+    await s.hedge.task
+    assert len(venue.orders) == 2
+    assert [e.type for e in events].count(EventType.HEDGE_TRIGGERED) == 2
