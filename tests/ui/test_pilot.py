@@ -600,7 +600,9 @@ async def test_quit_pulls_quotes_and_the_venue_child_goes(tmp_path: Path) -> Non
                 await eventually(lambda: isinstance(app.screen, QuitModal), 3, pilot=pilot,
                                  what="the quit question")
                 await pilot.click("#quit")
-                await eventually(lambda: app.return_code is not None, 10,
+                # the exit pulls, settles fills (up to 2 s), stops the watchdog and the
+                # venue child: seconds on a machine running the suite on both cores
+                await eventually(lambda: app.return_code is not None, 30,
                                  what="the app exited")
             assert app.return_code == 0
             orders = own_reader.orders()
