@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import logging
 import random
-import statistics
 import time
 from typing import Any
 
@@ -35,22 +34,11 @@ from desk.engine.manager import StrategyManager
 from desk.ocx.adapter import OcxVenue
 from desk.ocx.pullers import ClientPuller
 from desk.ocx.rest import OcxClient
+from tests.benchmarks.desk_support import summary
 from tests.benchmarks.venue_process import venue_process
 
 MARKETS = {"BTC-PERP": ("0.01", "0.001"), "ETH-PERP": ("0.1", "0.01"), "SOL-PERP": ("5", "1")}
 ORDER_PATH = ("/perps/quotes/bulk", "/perps/orders/cancel-all", "/perps/orders/preview")
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
-
-
-def summary(name: str, ms: list[float]) -> str:
-    if not ms:
-        return f"{name}: no samples"
-    return (f"{name}: n={len(ms)} p50 {statistics.median(ms):.2f} ms, "
-            f"p90 {pct(ms, 0.9):.2f} ms, p99 {pct(ms, 0.99):.2f} ms, max {max(ms):.2f} ms")
 
 
 class Probe:

@@ -5,7 +5,6 @@ operator typed keeps its value; the strategy created carries those sizes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -14,19 +13,10 @@ from textual.widgets import Input
 from desk.host import EngineHost
 from desk.ui.app import DeskApp
 from desk.ui.screens.new_strategy import NewStrategyEditor
-from tests.ui.pilot_support import SIZE, desk_settings, eventually, start_host, type_into
+from tests.ui.pilot_support import SIZE, eventually, type_into
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 D = Decimal
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineHost]:
-    h = start_host(desk_settings(tmp_path_factory.mktemp("desk")))
-    try:
-        yield h
-    finally:
-        h.stop()
 
 
 def field(screen: NewStrategyEditor, name: str) -> Input:

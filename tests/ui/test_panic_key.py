@@ -6,7 +6,6 @@ thing: an `EngineHost` with its embedded venue, three default strategies quoting
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from textual import events
@@ -18,31 +17,11 @@ from tests.ui.pilot_support import (
     SIZE,
     VenueReader,
     by_name,
-    desk_settings,
     eventually,
-    start_host,
     toasts,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineHost]:
-    h = start_host(desk_settings(tmp_path_factory.mktemp("desk")))
-    try:
-        yield h
-    finally:
-        h.stop()
-
-
-@pytest.fixture(scope="module")
-def reader(host: EngineHost) -> Iterator[VenueReader]:
-    r = VenueReader(host.desk.url, host.settings.account)
-    try:
-        yield r
-    finally:
-        r.close()
 
 
 async def quoting(host: EngineHost, reader: VenueReader, pilot) -> None:  # noqa: ANN001

@@ -11,7 +11,6 @@ screen's loop.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -49,24 +48,7 @@ from tests.ui.pilot_support import (
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-# --- fixtures ---------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineHost]:
-    h = start_host(desk_settings(tmp_path_factory.mktemp("desk")))
-    try:
-        yield h
-    finally:
-        h.stop()
-
-
-@pytest.fixture(scope="module")
-def reader(host: EngineHost) -> Iterator[VenueReader]:
-    assert host.desk is not None
-    r = VenueReader(host.desk.url, host.settings.account)
-    yield r
-    r.close()
-
+# --- fixtures (host and reader: tests/ui/conftest.py) ---------------------------------------
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def ready(host: EngineHost, reader: VenueReader) -> EngineHost:
