@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from desk.domain.errors import AuthError, ForbiddenError, TransportError
 from desk.domain.records import FeedState, Health
+from desk.engine.clock import SystemClock
 from desk.engine.config import EngineConfig
 from desk.engine.events import EventBus, EventType
 from desk.engine.guard import FILL_STREAM, Guard
@@ -263,16 +264,6 @@ async def test_the_switch_wakes_when_a_feed_turns_stale_not_at_the_next_poll():
         def price_age_s(self) -> float:
             return time.monotonic() - self.last
 
-    class RealClock:
-        def time(self) -> float:
-            return time.time()
-
-        def monotonic(self) -> float:
-            return time.monotonic()
-
-        async def sleep(self, seconds: float) -> None:
-            await asyncio.sleep(seconds)
-
     feed = Frozen()
     venue = Venue(resting=["a"])
     venue.reference = lambda market_id: feed  # type: ignore[method-assign]
@@ -286,7 +277,7 @@ async def test_the_switch_wakes_when_a_feed_turns_stale_not_at_the_next_poll():
     venue.cancel_all = cancel_all  # type: ignore[method-assign]
     bus = EventBus(lambda: 0)
     config = EngineConfig(guard_interval_s=5)
-    guard = Guard(venue, RealClock(), bus, config, watched=lambda: [("BTC-PERP", 30)])
+    guard = Guard(venue, SystemClock(), bus, config, watched=lambda: [("BTC-PERP", 30)])
     guard.start()
     try:
         for _ in range(200):
