@@ -143,6 +143,26 @@ async def runtime_of(request: Request) -> VenueRuntime:
 Runtime = Annotated[VenueRuntime, Depends(runtime_of)]
 
 
+def _query_names(dependant: Any) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def known_query(request: Request) -> None:
+    """Every route refuses a query parameter it does not take (a typo must not silently
+    mean "everything"): 400 VALIDATION naming it."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    unknown = sorted(set(request.query_params) - _query_names(dependant))
+    if unknown:
+        raise RequestValidationError([{"loc": ("query", name), "type": "extra_forbidden",
+                                       "msg": "unknown query parameter"} for name in unknown])
+
+
 def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
@@ -204,7 +224,8 @@ def create_app(runtime: VenueRuntime, manage_runtime: bool = True) -> FastAPI:
                 await runtime.stop()
 
     app = FastAPI(title="desk embedded venue (OCX-compatible)", version=__version__,
-                  lifespan=lifespan, docs_url=None, redoc_url=None)
+                  lifespan=lifespan, docs_url=None, redoc_url=None,
+                  dependencies=[Depends(known_query)])
     app.state.runtime = runtime
     app.add_middleware(TimingAndFaults, runtime=runtime)
     _errors(app)
@@ -448,16 +469,10 @@ def _sim_routes(app: FastAPI) -> None:
         return JSON(rt.state())
 
     @app.get("/sim/fills", responses={200: {"model": list[dict[str, Any]]}, **ERRORS})
-    async def sim_fills(rt: Runtime, account: Session, request: Request,
+    async def sim_fills(rt: Runtime, account: Session,
                         since_ms: Annotated[int, Query(alias="sinceMs", ge=0)] = 0) -> JSON:
         """The session account's last fills (up to 20,000), oldest first: what a test
-        checks a journal against, since the contract has no fills endpoint. A query it
-        does not know is refused (a typo must not silently return everything)."""
-        unknown = sorted(set(request.query_params) - {"sinceMs"})
-        if unknown:
-            raise RequestValidationError([{"loc": ("query", name), "type": "extra_forbidden",
-                                           "msg": "unknown query parameter"}
-                                          for name in unknown])
+        checks a journal against, since the contract has no fills endpoint."""
         fills = [f for f in rt.fills.get(account, ()) if f.created_at >= since_ms]
         return JSON([views.fill_view(f) for f in fills])
 
