@@ -359,7 +359,7 @@ class Guard:
     def _next_due_s(self) -> float:
         """Until the first watched feed would turn stale (never more than the period)."""
         due = self.config.guard_interval_s
-        if self.tripped is not None:
+        if self.tripped is not None or self._tripping is not None:
             return due
         for market_id, stale_ms in self.watched():
             try:
@@ -368,7 +368,9 @@ class Guard:
                 continue
             if age_s is not None:
                 due = min(due, stale_ms / 1000 - age_s + 0.0005)  # just past it
-        return max(due, 0.0005)
+        # a feed already past its limit while the switch is up (a trip under way, or
+        # just started) is polled at the period, never spun on
+        return due if due > 0 else self.config.guard_interval_s
 
     async def _pause(self, seconds: float) -> None:
         """Sleep `seconds`, or less when poked."""

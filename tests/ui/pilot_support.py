@@ -238,3 +238,13 @@ class VenueReader:
 
     def close(self) -> None:
         self.http.close()
+
+
+async def press_button(app, pilot, selector: str) -> None:  # noqa: ANN001
+    """Press a button of the screen on top as a click would, but without aiming at its
+    place on the screen: under load a click can land before a new modal is laid out,
+    and miss."""
+    from textual.widgets import Button
+
+    await pilot.pause()
+    app.screen.query_one(selector, Button).press()

@@ -36,6 +36,7 @@ from tests.ui.pilot_support import (
     ensure_defaults_running,
     eventually,
     holds,
+    press_button,
     press_for_choice,
     raw_screenshot,
     screen_text,
@@ -581,7 +582,7 @@ async def test_quit_pulls_quotes_and_the_venue_child_goes(tmp_path: Path) -> Non
                 await pilot.press("q")
                 await eventually(lambda: isinstance(app.screen, QuitModal), 3, pilot=pilot,
                                  what="the quit question")
-                await pilot.click("#quit")
+                await press_button(app, pilot, "#quit")
                 # the exit pulls, settles fills (up to 2 s), stops the watchdog and the
                 # venue child: seconds on a machine running the suite on both cores
                 await eventually(lambda: app.return_code is not None, 30,

@@ -22,6 +22,7 @@ from tests.ui.pilot_support import (
     ensure_defaults_running,
     eventually,
     one_line,
+    press_button,
     start_host,
 )
 from tests.ui.told import Told
@@ -95,7 +96,7 @@ async def test_quit_pulls_every_quote_then_exits():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await ask(pilot, app)
-        await pilot.click("#quit")
+        await press_button(app, pilot, "#quit")
         await eventually(lambda: app.return_code is not None, 5, pilot=pilot,
                          what="the app exited")
     assert names(backend) == ["panic"]
@@ -109,7 +110,7 @@ async def test_a_cancel_all_the_venue_did_not_confirm_exits_with_a_warning():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await ask(pilot, app)
-        await pilot.click("#quit")
+        await press_button(app, pilot, "#quit")
         await eventually(lambda: app.return_code is not None, 5, pilot=pilot,
                          what="the app exited")
     assert app.return_code == 1   # desk's exit (host.stop) then pulls once more
@@ -122,7 +123,7 @@ async def test_flatten_all_and_quit_flattens_then_pulls_then_exits():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await ask(pilot, app)
-        await pilot.click("#flatten")
+        await press_button(app, pilot, "#flatten")
         await eventually(lambda: app.return_code is not None, 5, pilot=pilot,
                          what="the app exited")
     assert names(backend) == ["flatten_all", "panic"]
@@ -138,7 +139,7 @@ async def test_a_flatten_that_leaves_a_position_open_does_not_quit():
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
         await ask(pilot, app)
-        await pilot.click("#flatten")
+        await press_button(app, pilot, "#flatten")
         await eventually(lambda: told.has("desk stays open"), 5, pilot=pilot,
                          what="the refusal to quit")
         message = next(m for m in told.messages if "stays open" in m)
@@ -261,7 +262,7 @@ async def test_flatten_all_and_quit_leaves_nothing_open_at_the_venue(tmp_path: P
                                  pilot=pilot, what="the position in the desk's view")
                 await ask(pilot, app)
                 assert "BTC-PERP" in question(app)
-                await pilot.click("#flatten")
+                await press_button(app, pilot, "#flatten")
                 try:
                     await eventually(lambda: app.return_code is not None, 30, pilot=pilot,
                                      what="the app exited")
